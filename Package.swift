@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+// chekt-bridge: the agent on the bridge hardware. No Swift package
+// dependencies: FoundationEssentials plus Debian's C libraries.
+import PackageDescription
+
+let package = Package(
+    name: "chekt-bridge",
+    products: [
+        .executable(name: "chekt-bridge", targets: ["chekt-bridge"]),
+    ],
+    targets: [
+        // C libraries from Debian, one system-library target each.
+        .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
+        .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+
+        // The domain: configuration, zones, partitions, relays, devices. Pure.
+        .target(name: "BridgeCore"),
+        // What the board is: the hardware protocol and its backends.
+        .target(name: "BridgeHardware", dependencies: ["BridgeCore", "CGPIOD", "CModbus"]),
+        // Durable journal and state snapshot.
+        .target(name: "BridgeStore", dependencies: ["BridgeCore"]),
+        // The platform link.
+        .target(name: "BridgeUplink", dependencies: ["BridgeCore", "BridgeStore", "CCurl", "CCrypto"]),
+        // The wiring: runtime, control socket, signals.
+        .target(name: "BridgeAgent", dependencies: ["BridgeCore", "BridgeHardware", "BridgeStore", "BridgeUplink"]),
+        .executableTarget(name: "chekt-bridge", dependencies: ["BridgeAgent"]),
+
+        .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore"]),
+        .testTarget(name: "BridgeHardwareTests", dependencies: ["BridgeHardware"]),
+        .testTarget(name: "BridgeStoreTests", dependencies: ["BridgeStore"]),
+        .testTarget(name: "BridgeUplinkTests", dependencies: ["BridgeUplink"]),
+        .testTarget(name: "BridgeAgentTests", dependencies: ["BridgeAgent"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

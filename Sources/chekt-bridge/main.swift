@@ -1,0 +1,2 @@
+import BridgeAgent
+print("chekt-bridge \(AgentVersion.string)")
