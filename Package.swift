@@ -26,12 +26,16 @@ let package = Package(
         // The wiring: runtime, control socket, signals.
         .target(name: "BridgeAgent", dependencies: ["BridgeCore", "BridgeHardware", "BridgeStore", "BridgeUplink"]),
         .executableTarget(name: "chekt-bridge", dependencies: ["BridgeAgent"]),
+        // Prints the figures of docs/benchmarks.md (swift run -c release chekt-bridge-bench).
+        .executableTarget(name: "chekt-bridge-bench", dependencies: ["BridgeAgent"]),
 
         .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore"]),
         .testTarget(name: "BridgeHardwareTests", dependencies: ["BridgeHardware"]),
         .testTarget(name: "BridgeStoreTests", dependencies: ["BridgeStore"]),
         .testTarget(name: "BridgeUplinkTests", dependencies: ["BridgeUplink"]),
         .testTarget(name: "BridgeAgentTests", dependencies: ["BridgeAgent"]),
+        // Runs the built `chekt-bridge` as a user would: real files, real socket, real signals.
+        .testTarget(name: "EndToEndTests", dependencies: ["chekt-bridge"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,165 @@
+import BridgeCore
+import BridgeStore
+import Glibc
+
+/// What the control server needs of the running agent.
+public protocol ControlTarget: AnyObject, Sendable {
+    func post(_ message: RuntimeMessage)
+    var journal: Journal { get }
+    var feed: ChangeFeed { get }
+}
+
+extension Runtime: ControlTarget {}
+
+/// `POLLRDHUP` (peer closed its end), a GNU extension Glibc does not import.
+private let pollRDHUP: Int32 = 0x2000
+
+/// The control socket: JSON lines over a Unix stream socket (docs/control-socket.md).
+///
+/// One thread accepts; each client gets a thread of its own, so a slow or
+/// stuck client never holds up the runtime loop. Operations that need the
+/// engine are posted to the loop and answered once what they recorded is durable.
+public final class ControlServer: @unchecked Sendable {
+    public let path: String
+    private let fd: Int32
+    private let target: any ControlTarget
+
+    public struct StartError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Creates the socket 0660 (and its folder, 0755, if missing). Refuses when another agent answers there.
+    public init(path: String, target: any ControlTarget) throws(StartError) {
+        self.path = path
+        self.target = target
+        if let live = try? UnixSocket.connect(path) {
+            close(live)
+            throw StartError(description: "another agent is already answering on \(path); stop it first, or give this one --socket PATH")
+        }
+        let folder = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        if !folder.isEmpty { mkdir(folder, 0o755) }
+        unlink(path)  // a stale socket of an agent that died: nobody answered above
+        let oldMask = umask(0o117)
+        defer { umask(oldMask) }
+        do { fd = try UnixSocket.listen(path) } catch {
+            throw StartError(description: "cannot create the control socket: \(error)")
+        }
+        chmod(path, 0o660)
+        if let group = getgrnam("chekt-bridge") { chown(path, getuid(), group.pointee.gr_gid) }
+    }
+
+    public func start() {
+        Posix.spawnThread(name: "control-accept") { [self] in acceptLoop() }
+    }
+
+    /// Removes the socket file (at shutdown).
+    public func remove() { unlink(path); close(fd) }
+
+    private func acceptLoop() {
+        while true {
+            let client = Posix.retrying { accept(fd, nil, nil) }
+            if client < 0 {
+                if errno == EBADF || errno == EINVAL { return }
+                continue
+            }
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            Posix.spawnThread(name: "control-client") { [self] in serve(client) }
+        }
+    }
+
+    private func serve(_ client: Int32) {
+        defer { close(client) }
+        UnixSocket.setReceiveTimeout(client, ms: 10_000)
+        var reader = LineReader(fd: client)
+        guard let line = reader.next() else { return }
+        let uid = UnixSocket.peerUID(client)
+        guard let request = try? JSONValue.decode(line), let object = request.objectValue, let op = object["op"]?.stringValue else {
+            send(client, failure("bad_request", "the request is not a JSON object with an \"op\"", exit: 2))
+            return
+        }
+        switch op {
+        case "status": send(client, ask(.status, uid: uid))
+        case "inputs":
+            if object["watch"]?.boolValue == true { watchInputs(client, uid: uid) } else { send(client, ask(.inputs, uid: uid)) }
+        case "request":
+            let type = object["type"]?.stringValue ?? ""
+            switch Request.parse(type: type, params: object["params"]?.objectValue ?? [:]) {
+            case .success(let r): send(client, ask(.request(r), uid: uid))
+            case .failure(let e): send(client, ["ok": true, "result": .object(e.result.json)])
+            }
+        case "sim.input":
+            guard let input = object["input"]?.stringValue, let active = object["active"]?.boolValue else {
+                send(client, failure("bad_request", "sim.input needs \"input\" and \"active\"", exit: 2)); return
+            }
+            send(client, ask(.simInput(input, active: active), uid: uid))
+        case "sim.device":
+            guard let device = object["device"]?.stringValue, let online = object["online"]?.boolValue else {
+                send(client, failure("bad_request", "sim.device needs \"device\" and \"online\"", exit: 2)); return
+            }
+            send(client, ask(.simDevice(device, online: online), uid: uid))
+        case "events":
+            streamEvents(client, object)
+        default:
+            send(client, failure("bad_request", "unknown operation \"\(op)\"", exit: 2))
+        }
+    }
+
+    private func ask(_ operation: ControlOperation, uid: UInt32?) -> JSONObject {
+        let answer = OneShot<JSONObject>()
+        target.post(.control(operation, uid: uid, reply: { answer.fulfil($0) }))
+        return answer.wait()
+    }
+
+    @discardableResult
+    private func send(_ client: Int32, _ object: JSONObject) -> Bool {
+        Posix.writeAll(client, JSONValue.object(object).encoded() + [10])
+    }
+
+    /// `{"op":"events","since":N,"limit":N,"follow":bool}`: `{"event":{...}}` lines, then `{"ok":true,"end":true}`
+    /// (or, following, more lines as events are recorded until the client goes away).
+    private func streamEvents(_ client: Int32, _ request: JSONObject) {
+        let journal = target.journal
+        let follow = request["follow"]?.boolValue ?? false
+        var after: Int64
+        if let since = request["since"]?.intValue { after = max(0, since - 1) }
+        else { after = max(0, journal.lastSeq - (request["last"]?.intValue ?? 20)) }
+        var seen = target.feed.current
+        while true {
+            do {
+                while true {
+                    let batch = try journal.events(after: after, limit: 500)
+                    for event in batch {
+                        guard send(client, ["event": event.json]) else { return }
+                        after = event.seq
+                    }
+                    if batch.count < 500 { break }
+                }
+            } catch {
+                send(client, failure("store_error", "cannot read the journal: \(error)", exit: 1))
+                return
+            }
+            guard follow else { send(client, ["ok": true, "end": true]); return }
+            seen = waitForChange(client, seen: seen)
+            if seen == .max { return }
+        }
+    }
+
+    private func watchInputs(_ client: Int32, uid: UInt32?) {
+        var seen = target.feed.current
+        while true {
+            guard send(client, ask(.inputs, uid: uid)) else { return }
+            seen = waitForChange(client, seen: seen)
+            if seen == .max { return }
+        }
+    }
+
+    /// Waits for the feed to move on; `.max` when the client hung up meanwhile.
+    private func waitForChange(_ client: Int32, seen: UInt64) -> UInt64 {
+        while true {
+            let now = target.feed.wait(after: seen, timeoutMs: 1000)
+            var p = pollfd(fd: client, events: Int16(POLLIN | pollRDHUP), revents: 0)
+            if poll(&p, 1, 0) > 0 && (p.revents & Int16(POLLHUP | pollRDHUP | POLLERR)) != 0 { return .max }
+            if now != seen { return now }
+        }
+    }
+}

@@ -1,0 +1,300 @@
+import BridgeCore
+import BridgeHardware
+import BridgeStore
+import FoundationEssentials
+
+/// What reaches the runtime loop, from the hardware, the control socket, the timer and the signal thread.
+public enum RuntimeMessage: Sendable {
+    case hardware(HardwareEvent)
+    /// A control-socket operation needing the engine; `reply` is called once, after anything it recorded is durable.
+    case control(ControlOperation, uid: UInt32?, reply: @Sendable (JSONObject) -> Void)
+    case tick
+    case signal(Int32)
+}
+
+/// The operations the control socket hands to the loop.
+public enum ControlOperation: Sendable {
+    case status
+    case inputs
+    case request(Request)
+    case simInput(String, active: Bool)
+    case simDevice(String, online: Bool)
+}
+
+/// The agent's runtime: drives the engine from one serial loop and carries out its effects.
+///
+/// One loop owns the engine, the board's outputs and the journal's appends:
+/// messages are handled in arrival order. Effects are carried out in order:
+/// outputs at once, then the step's events appended in one group commit
+/// (durable before anything is answered), then the snapshot replaced, then
+/// requests answered. Time: one wall-clock reading at start plus the injected
+/// monotonic `clock`, so `now` never jumps within a run.
+public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var simulated: Bool
+        public var configPath: String
+        public var stateDir: String
+        public init(simulated: Bool, configPath: String, stateDir: String) {
+            self.simulated = simulated; self.configPath = configPath; self.stateDir = stateDir
+        }
+    }
+
+    public let site: Site
+    public let feed = ChangeFeed()
+    public let journal: Journal
+    let options: Options
+    let board: any Board
+    let simulation: (any SimulationControl)?
+    let snapshot: SnapshotFile
+    let clock: C
+    let messages: AsyncStream<RuntimeMessage>
+    let continuation: AsyncStream<RuntimeMessage>.Continuation
+
+    // Loop-owned state: touched only from the loop's task.
+    private var engine: Engine
+    private let wallAnchor: Millis
+    private let monoAnchor: C.Instant
+    private var timer: (deadline: Millis, task: Task<Void, Never>)?
+    private var nextTicket: Ticket = 1
+    private var pending: [Ticket: @Sendable (JSONObject) -> Void] = [:]
+    private var unrecorded: [EventDraft] = []
+    private var snapshotDirty = false
+    private var stopping = false
+
+    public init(site: Site, board: any Board, simulation: (any SimulationControl)?, journal: Journal,
+                snapshot: SnapshotFile, restored: PersistedState?, clock: C, options: Options) {
+        self.site = site
+        self.board = board
+        self.simulation = simulation
+        self.journal = journal
+        self.snapshot = snapshot
+        self.clock = clock
+        self.options = options
+        (messages, continuation) = AsyncStream.makeStream(of: RuntimeMessage.self, bufferingPolicy: .unbounded)
+        wallAnchor = Posix.wallMillis()
+        monoAnchor = clock.now
+        engine = Engine(site: site, restored: restored, makeAlarmID: { AlarmID.make() })
+    }
+
+    /// Posts a message to the loop; safe from any thread.
+    public func post(_ message: RuntimeMessage) { continuation.yield(message) }
+
+    /// Milliseconds in the core's time base.
+    func now() -> Millis {
+        let elapsed = monoAnchor.duration(to: clock.now)
+        return wallAnchor + elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+    }
+
+    public var startedAt: Millis { wallAnchor }
+
+    /// Opens the board at the outputs' initial levels, records `bridge.started`, and runs until SIGTERM/SIGINT.
+    /// Returns the process exit code.
+    public func run(onReady: @Sendable () -> Void) async -> Int32 {
+        let t0 = now()
+        let initial = engine.initialOutputs(now: t0)
+        let levels: [String: Bool?]
+        do {
+            levels = try board.open(initialOutputs: initial)
+        } catch {
+            Log.error("cannot open the board: \(error)")
+            return 1
+        }
+        let started: JSONObject = [
+            "version": .string(AgentVersion.string), "board": .string(site.board.name),
+            "simulated": .bool(options.simulated), "restored": engine.restoredSummary,
+        ]
+        unrecorded.append(EventDraft(type: EventType.bridgeStarted.rawValue, occurredAt: t0, data: started))
+        let startEffects = engine.start(levels: levels, now: t0)
+        carryOut(startEffects, now: t0, force: true)
+
+        let hardwarePump = Task { [board, continuation] in
+            for await event in board.events { continuation.yield(.hardware(event)) }
+        }
+        scheduleTimer()
+        onReady()
+
+        for await message in messages {
+            handle(message)
+            if stopping { break }
+            scheduleTimer()
+        }
+        timer?.task.cancel()
+        hardwarePump.cancel()
+        board.close()
+        journal.close()
+        return 0
+    }
+
+    private func handle(_ message: RuntimeMessage) {
+        let t = now()
+        switch message {
+        case .hardware(.input(let id, let active)):
+            carryOut(engine.inputChanged(id, active: active, now: t), now: t)
+            feed.bump()
+        case .hardware(.device(let id, let outcome)):
+            carryOut(engine.deviceTransaction(id, outcome: outcome, now: t), now: t)
+        case .tick:
+            carryOut(engine.advance(to: t), now: t)
+        case .signal(let number):
+            Log.info("signal \(number): releasing every relay to its safe state and stopping")
+            carryOut(engine.advance(to: t) + engine.shutdown(now: t), now: t, force: true)
+            stopping = true
+        case .control(let operation, let uid, let reply):
+            control(operation, uid: uid, reply: reply, now: t)
+        }
+    }
+
+    private func control(_ operation: ControlOperation, uid: UInt32?, reply: @escaping @Sendable (JSONObject) -> Void, now t: Millis) {
+        switch operation {
+        case .status:
+            reply(["ok": true, "status": .object(statusReport(now: t))])
+        case .inputs:
+            reply(["ok": true, "inputs": .array(inputsReport(now: t))])
+        case .request(let request):
+            Log.info("uid \(uid.map(String.init) ?? "?") asks: \(describe(request))")
+            let ticket = nextTicket
+            nextTicket += 1
+            pending[ticket] = reply
+            carryOut(engine.submit(request, origin: .technician, ticket: ticket, now: t), now: t)
+        case .simInput(let id, let active):
+            guard let simulation else { return reply(notSimulated) }
+            do {
+                try simulation.setInput(id, active: active)
+                reply(["ok": true])
+            } catch { reply(failure("unknown_target", error.message, exit: 2)) }
+        case .simDevice(let id, let online):
+            guard let simulation else { return reply(notSimulated) }
+            do {
+                try simulation.setDevice(id, online: online)
+                reply(["ok": true])
+            } catch { reply(failure("unknown_target", error.message, exit: 2)) }
+        }
+    }
+
+    private var notSimulated: JSONObject {
+        failure("not_simulated", "this agent drives real hardware; sim commands work only with an agent started with run --simulate", exit: 1)
+    }
+
+    /// Carries out effects: outputs now, events in one durable append, snapshot, then answers.
+    private func carryOut(_ effects: [Effect], now t: Millis, force: Bool = false) {
+        var completions: [(Ticket, RequestResult)] = []
+        var hardwareFailure: String?
+        for effect in effects {
+            switch effect {
+            case .setOutput(let output, let active):
+                do { try board.setOutput(output, active: active) } catch {
+                    Log.error("output \(output): \(error)")
+                    hardwareFailure = error.description
+                }
+            case .record(let type, let data):
+                unrecorded.append(EventDraft(type: type.rawValue, occurredAt: t, data: data))
+            case .complete(let ticket, let result):
+                completions.append((ticket, result))
+            }
+        }
+        if !effects.isEmpty || force { snapshotDirty = true }
+        if !unrecorded.isEmpty {
+            do {
+                let events = try journal.append(unrecorded)
+                unrecorded.removeAll()
+                for event in events { Log.info(EventLine.format(event)) }
+                feed.bump()
+            } catch {
+                // Kept in memory and retried with the next step: an event is never dropped for a full disk.
+                Log.error("cannot record \(unrecorded.count) event(s), will retry: \(error)")
+            }
+        }
+        if snapshotDirty {
+            do {
+                try snapshot.save(SnapshotDocument.encode(engine.persistedState, savedAt: t))
+                snapshotDirty = false
+            } catch {
+                Log.error("cannot save the state snapshot, will retry: \(error)")
+            }
+        }
+        for (ticket, result) in completions {
+            var result = result
+            if let hardwareFailure, result.status == .succeeded {
+                result = .failed("hardware_error", hardwareFailure)
+            }
+            pending.removeValue(forKey: ticket)?(["ok": true, "result": .object(result.json)])
+        }
+    }
+
+    private func scheduleTimer() {
+        let wanted = unrecorded.isEmpty && !snapshotDirty ? engine.nextDeadline : now() + 1000
+        if let timer, timer.deadline == wanted { return }
+        timer?.task.cancel()
+        timer = nil
+        guard let wanted else { return }
+        let instant = monoAnchor.advanced(by: .milliseconds(wanted - wallAnchor))
+        let task = Task { [clock, continuation] in
+            do { try await clock.sleep(until: instant, tolerance: nil) } catch { return }
+            continuation.yield(.tick)
+        }
+        timer = (wanted, task)
+    }
+
+    // MARK: Reports
+
+    func statusReport(now t: Millis) -> JSONObject {
+        var report = engine.stateReport(now: t)
+        let stats = journal.stats
+        report["agent"] = [
+            "version": .string(AgentVersion.string), "started_at": .string(Timestamp.rfc3339(wallAnchor)),
+            "uptime_s": .int((t - wallAnchor) / 1000), "simulated": .bool(options.simulated),
+        ]
+        report["clock_offset_ms"] = .int(0)
+        report["outbox"] = [
+            "pending": .int(Int64(stats.pending)),
+            "oldest_age_s": .int(stats.oldestPendingAt.map { max(0, (t - $0) / 1000) } ?? 0),
+            "dead_lettered": .int(0),
+            "dropped": .int(Int64(stats.dropped)),
+            "last_seq": .int(journal.lastSeq),
+        ]
+        report["upstream"] = ["mode": "local", "connected": false]
+        report["bridge"] = [
+            "id": .string(site.config.bridge.id), "board": .string(site.board.name),
+            "config": .string(options.configPath), "state_dir": .string(options.stateDir),
+        ]
+        report["inputs"] = .array(inputsReport(now: t))
+        return report
+    }
+
+    func inputsReport(now t: Millis) -> [JSONValue] {
+        engine.inputReport(now: t).map { i in
+            var o: JSONObject = ["id": .string(i.id), "active": i.active.map(JSONValue.bool) ?? .null,
+                                 "raw": i.raw.map(JSONValue.bool) ?? .null,
+                                 "last_change": i.lastChange.map { .string(Timestamp.rfc3339($0)) } ?? .null]
+            if let zone = i.zone { o["zone"] = .string(zone) }
+            return .object(o)
+        }
+    }
+
+    private func describe(_ request: Request) -> String {
+        switch request {
+        case .arm(let p, let mode, let force): return "arm \(p) \(mode.rawValue)\(force ? " --force" : "")"
+        case .disarm(let p): return "disarm \(p)"
+        case .bypass(let z): return "bypass \(z)"
+        case .unbypass(let z): return "unbypass \(z)"
+        case .relayActivate(let r, let ms): return "relay on \(r)" + (ms.map { " for \($0) ms" } ?? "")
+        case .relayPulse(let r, let ms): return "relay pulse \(r)" + (ms.map { " \($0) ms" } ?? "")
+        case .relayDeactivate(let r): return "relay off \(r)"
+        }
+    }
+}
+
+/// A failed control reply: `code`, words for the technician, and the exit code the CLI should give.
+func failure(_ code: String, _ message: String, exit: Int) -> JSONObject {
+    ["ok": false, "code": .string(code), "message": .string(message), "exit": .int(Int64(exit))]
+}
+
+/// Alarm ids: `alm_` and 16 random hex digits.
+enum AlarmID {
+    static func make() -> String {
+        var g = SystemRandomNumberGenerator()
+        let n = g.next() as UInt64
+        let hex = String(n, radix: 16)
+        return "alm_" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}

@@ -1,0 +1,89 @@
+import Glibc
+
+/// Thin helpers over the C calls the agent makes, errno mapped once here.
+public enum Posix {
+    /// The words for an errno (`strerror`).
+    public static func describe(_ code: Int32) -> String { String(cString: strerror(code)) }
+
+    /// Retries a call that fails with EINTR; returns the result, or -1 with errno set.
+    @inline(__always)
+    public static func retrying<T: BinaryInteger>(_ body: () -> T) -> T {
+        while true {
+            let r = body()
+            if r == -1 && errno == EINTR { continue }
+            return r
+        }
+    }
+
+    /// Writes every byte, retrying short writes and EINTR. False on error (errno set).
+    @discardableResult
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        return bytes.withUnsafeBytes { buf in
+            while offset < buf.count {
+                let n = retrying { Glibc.write(fd, buf.baseAddress! + offset, buf.count - offset) }
+                if n <= 0 { return false }
+                offset += n
+            }
+            return true
+        }
+    }
+
+    /// Wall-clock time in epoch milliseconds (`CLOCK_REALTIME`).
+    public static func wallMillis() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// Starts a detached POSIX thread running `body`: blocking work never runs on the Swift concurrency pool.
+    public static func spawnThread(name: String, _ body: @escaping @Sendable () -> Void) {
+        final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var thread = pthread_t()
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
+        let rc = pthread_create(&thread, &attr, { arg in
+            let box = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        pthread_attr_destroy(&attr)
+        if rc != 0 {
+            // Out of threads is not recoverable for a daemon: this is a programmer/system error.
+            fatalError("pthread_create(\(name)) failed: \(describe(rc))")
+        }
+    }
+}
+
+/// A mutex and condition variable for the few places a thread must wait for another (pthread).
+public final class Condition: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var cond = pthread_cond_t()
+
+    public init() {
+        pthread_mutex_init(&mutex, nil)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(&cond, &attr)
+        pthread_condattr_destroy(&attr)
+    }
+    deinit { pthread_cond_destroy(&cond); pthread_mutex_destroy(&mutex) }
+
+    public func lock() { pthread_mutex_lock(&mutex) }
+    public func unlock() { pthread_mutex_unlock(&mutex) }
+    public func broadcast() { pthread_cond_broadcast(&cond) }
+    public func signal() { pthread_cond_signal(&cond) }
+    /// Waits (lock held) until signalled or `timeoutMs` passed.
+    public func wait(timeoutMs: Int) {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        let ns = Int(ts.tv_nsec) + (timeoutMs % 1000) * 1_000_000
+        ts.tv_sec += timeoutMs / 1000 + ns / 1_000_000_000
+        ts.tv_nsec = ns % 1_000_000_000
+        pthread_cond_timedwait(&cond, &mutex, &ts)
+    }
+    public func wait() { pthread_cond_wait(&cond, &mutex) }
+}

@@ -1,0 +1,70 @@
+import Glibc
+
+/// SIGTERM, SIGINT and SIGHUP, delivered to the runtime loop as messages.
+///
+/// `install` sets a handler with `sigaction` (synchronous: once it returns,
+/// no signal can be lost or take its default action, unlike an
+/// asynchronously armed DispatchSource). The handler only writes the signal
+/// number to a self-pipe, which is async-signal-safe whichever thread the
+/// kernel picks; one thread reads the pipe and hands each signal on.
+public enum Signals {
+    nonisolated(unsafe) static var pipeWrite: Int32 = -1
+
+    /// Installs the handlers and ignores SIGPIPE (a client that hangs up must not kill the agent).
+    /// Call once, first thing in `run`.
+    public static func install() -> Int32 {
+        var fds: [Int32] = [-1, -1]
+        pipe(&fds)
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        _ = fcntl(fds[1], F_SETFL, O_NONBLOCK)
+        pipeWrite = fds[1]
+        for sig in [SIGTERM, SIGINT, SIGHUP] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { signal in
+                var byte = UInt8(truncatingIfNeeded: signal)
+                _ = write(Signals.pipeWrite, &byte, 1)
+            }
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_RESTART
+            sigaction(sig, &action, nil)
+        }
+        signal(SIGPIPE, SIG_IGN)
+        return fds[0]
+    }
+
+    /// Starts the thread that reads the self-pipe and hands each signal to `deliver`.
+    public static func startWatcher(readEnd: Int32, _ deliver: @escaping @Sendable (Int32) -> Void) {
+        Posix.spawnThread(name: "signals") {
+            var byte: UInt8 = 0
+            while true {
+                let n = Posix.retrying { read(readEnd, &byte, 1) }
+                if n == 1 { deliver(Int32(byte)) } else if n == 0 { return }
+            }
+        }
+    }
+}
+
+/// systemd's readiness protocol (`sd_notify("READY=1")`) without libsystemd: one datagram to `$NOTIFY_SOCKET`.
+public enum SystemdNotify {
+    public static func send(_ state: String) {
+        guard let path = getenv("NOTIFY_SOCKET").map({ String(cString: $0) }), !path.isEmpty else { return }
+        // An abstract socket is written with a leading "@", sent as a leading NUL.
+        let abstract = path.hasPrefix("@")
+        var bytes = Array(path.utf8)
+        if abstract { bytes[0] = 0 }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return }
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes) }
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (abstract ? 0 : 1))
+        let message = Array(state.utf8)
+        _ = withUnsafePointer(to: &addr) { a in
+            a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                message.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, length) }
+            }
+        }
+    }
+}

@@ -1,0 +1,258 @@
+// chekt-bridge-bench: prints the figures of docs/benchmarks.md. Build in release mode:
+//   swift run -c release chekt-bridge-bench [journal|latency|coldstart|idle|all]
+import BridgeAgent
+import BridgeCore
+import BridgeHardware
+import BridgeStore
+import Glibc
+import Synchronization
+
+func say(_ s: String) { Posix.writeAll(1, Array((s + "\n").utf8)) }
+
+func monoNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    guard !sorted.isEmpty else { return .nan }
+    let i = min(sorted.count - 1, Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1)
+    return sorted[max(0, i)]
+}
+
+func fmt(_ v: Double, _ digits: Int = 2) -> String {
+    var p = 1.0
+    for _ in 0..<digits { p *= 10 }
+    let r = (v * p).rounded() / p
+    return String(r)
+}
+
+func tempDir(_ tag: String) -> String {
+    var template = Array("/tmp/chekt-bench-\(tag)-XXXXXX".utf8CString)
+    return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+}
+
+let repoRoot: String = {
+    // The bench runs from the package folder (swift run); fall back to walking up from the binary.
+    var dir = String(cString: getcwd(nil, 0))
+    while !dir.isEmpty && access(dir + "/Package.swift", F_OK) != 0 {
+        dir = String(dir[..<(dir.lastIndex(of: "/") ?? dir.startIndex)])
+    }
+    return dir
+}()
+let binDir: String = {
+    let me = CommandLine.arguments[0]
+    var path = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &path, 4095)
+    let exe = n > 0 ? String(cString: path) : me
+    return String(exe[..<exe.lastIndex(of: "/")!])
+}()
+let demoConfig = repoRoot + "/examples/demo/config.json"
+
+// MARK: journal
+
+func benchJournal() throws {
+    say("journal (ext4 here; an SD card is slower)")
+    let draft = EventDraft(type: "zone.faulted", occurredAt: 1_800_000_000_000,
+                           data: ["zone": "front_door", "partition": "main", "input": "in1"])
+    do {
+        let dir = tempDir("fsync")
+        let journal = try Journal(directory: dir, maxBytes: 1 << 30)
+        let n = 2000
+        let t0 = monoNanos()
+        for _ in 0..<n { _ = try journal.append([draft]) }
+        let s = Double(monoNanos() - t0) / 1e9
+        say("  one append + fdatasync per event, 1 writer:   \(Int(Double(n) / s)) events/s")
+        journal.close()
+    }
+    for writers in [16, 64] {
+        let dir = tempDir("group")
+        let journal = try Journal(directory: dir, maxBytes: 1 << 30)
+        let perWriter = 200_000 / writers
+        let done = Mutex(0)
+        let failures = Mutex(0)
+        let t0 = monoNanos()
+        let condition = Condition()
+        for _ in 0..<writers {
+            Posix.spawnThread(name: "writer") {
+                for _ in 0..<perWriter {
+                    do { _ = try journal.append([draft]) } catch { failures.withLock { $0 += 1 } }
+                }
+                condition.lock()
+                done.withLock { $0 += 1 }
+                condition.broadcast()
+                condition.unlock()
+            }
+        }
+        condition.lock()
+        while done.withLock({ $0 }) < writers { condition.wait(timeoutMs: 100) }
+        condition.unlock()
+        let s = Double(monoNanos() - t0) / 1e9
+        let total = perWriter * writers
+        say("  group commit, \(writers) writers, one event per append: \(Int(Double(total) / s)) events/s (\(total) events, \(failures.withLock { $0 }) failures)")
+        journal.close()
+    }
+    do {
+        let dir = tempDir("batch")
+        let journal = try Journal(directory: dir, maxBytes: 1 << 30)
+        let batch = [EventDraft](repeating: draft, count: 64)
+        let rounds = 2000
+        let t0 = monoNanos()
+        for _ in 0..<rounds { _ = try journal.append(batch) }
+        let s = Double(monoNanos() - t0) / 1e9
+        say("  batches of 64 per append (one runtime step), 1 writer: \(Int(Double(rounds * 64) / s)) events/s")
+        journal.close()
+    }
+}
+
+// MARK: latency (in process: the real runtime, simulated board, real journal)
+
+func benchLatency(samples: Int) async throws {
+    let site = try ConfigLoader.loadSite(path: demoConfig)
+    let stateDir = tempDir("latency")
+    let journal = try Journal(directory: stateDir + "/journal", maxBytes: 64 << 20)
+    let board = SimulatedBoard(profile: site.board, clock: ContinuousClock())
+    let runtime = Runtime(site: site, board: board, simulation: board, journal: journal,
+                          snapshot: SnapshotFile(path: stateDir + "/state.json"), restored: nil, clock: ContinuousClock(),
+                          options: .init(simulated: true, configPath: demoConfig, stateDir: stateDir))
+    let ready = Mutex(false)
+    let executor = ThreadExecutor(name: "runtime")
+    Task(executorPreference: executor) { _ = await runtime.run(onReady: { ready.withLock { $0 = true } }) }
+    while !ready.withLock({ $0 }) { usleep(1000) }
+    usleep(200_000)  // start-up settling
+    let input = "in1"
+    let debounce = Double(site.board.input(input)?.debounceMs ?? 50)
+    var latencies: [Double] = []
+    var level = false
+    for _ in 0..<samples {
+        level.toggle()
+        let before = journal.lastSeq
+        var seen = runtime.feed.current
+        let t0 = monoNanos()
+        try board.setInput(input, active: level)
+        while journal.lastSeq == before { seen = runtime.feed.wait(after: seen, timeoutMs: 1000) }
+        latencies.append(Double(monoNanos() - t0) / 1e6)
+        usleep(20_000)
+    }
+    runtime.post(.signal(SIGTERM))
+    latencies.sort()
+    say("latency: simulated input change -> zone event fsync'd in the journal (\(samples) samples, debounce \(Int(debounce)) ms)")
+    say("  p50 \(fmt(percentile(latencies, 50))) ms, p99 \(fmt(percentile(latencies, 99))) ms, max \(fmt(latencies.last ?? 0)) ms; p99 beyond debounce: \(fmt(percentile(latencies, 99) - debounce)) ms (target <= 2 ms)")
+}
+
+// MARK: processes
+
+struct Child {
+    var pid: pid_t
+    var stderrFD: Int32
+}
+
+func spawnAgent(stateDir: String, socket: String) -> Child {
+    var fds: [Int32] = [0, 0]
+    pipe(&fds)
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+    posix_spawn_file_actions_addclose(&actions, fds[0])
+    let args = [binDir + "/chekt-bridge", "run", "--config", demoConfig, "--simulate", "--state-dir", stateDir, "--socket", socket]
+    var cargs = args.map { strdup($0) } + [nil]
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, args[0], &actions, nil, &cargs, environ)
+    precondition(rc == 0, "cannot start \(args[0]): \(Posix.describe(rc)) (build it first: swift build -c release)")
+    close(fds[1])
+    for p in cargs { free(p) }
+    return Child(pid: pid, stderrFD: fds[0])
+}
+
+func stop(_ child: Child) {
+    kill(child.pid, SIGTERM)
+    var status: Int32 = 0
+    waitpid(child.pid, &status, 0)
+    close(child.stderrFD)
+}
+
+/// Reads the child's stderr until a line contains `marker`; the time it arrived.
+func waitForLine(_ fd: Int32, containing marker: String) -> UInt64? {
+    var buffer: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = read(fd, &chunk, chunk.count)
+        if n <= 0 { return nil }
+        buffer += chunk[0..<n]
+        if String(decoding: buffer, as: UTF8.self).contains(marker) { return monoNanos() }
+    }
+}
+
+func benchColdStart(runs: Int) {
+    var times: [Double] = []
+    for i in 0..<runs {
+        let dir = tempDir("cold\(i)")
+        let t0 = monoNanos()
+        let child = spawnAgent(stateDir: dir, socket: dir + "/control.sock")
+        guard let t1 = waitForLine(child.stderrFD, containing: "bridge.started") else { say("  run \(i): no bridge.started"); stop(child); continue }
+        times.append(Double(t1 - t0) / 1e6)
+        stop(child)
+    }
+    times.sort()
+    say("cold start: exec -> bridge.started fsync'd and logged (\(runs) runs, fresh state folder each)")
+    say("  p50 \(fmt(percentile(times, 50))) ms, max \(fmt(times.last ?? 0)) ms (target <= 100 ms)")
+}
+
+func readProc(_ path: String) -> String {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return "" }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true { let n = read(fd, &chunk, chunk.count); if n <= 0 { break }; out += chunk[0..<n] }
+    return String(decoding: out, as: UTF8.self)
+}
+
+func cpuTicks(_ pid: pid_t) -> Int {
+    let stat = readProc("/proc/\(pid)/stat")
+    guard let close = stat.lastIndex(of: ")") else { return 0 }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    // After the command name: state is field 3; utime and stime are fields 14 and 15.
+    return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+}
+
+func rssKB(_ pid: pid_t) -> Int {
+    for line in readProc("/proc/\(pid)/status").split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+    }
+    return 0
+}
+
+func benchIdle(seconds: Int) {
+    let dir = tempDir("idle")
+    let child = spawnAgent(stateDir: dir, socket: dir + "/control.sock")
+    _ = waitForLine(child.stderrFD, containing: "bridge.started")
+    // Keep draining stderr so the agent never blocks on a full pipe.
+    let fd = child.stderrFD
+    Posix.spawnThread(name: "drain") { var b = [UInt8](repeating: 0, count: 4096); while read(fd, &b, b.count) > 0 {} }
+    sleep(1)
+    let hz = Double(sysconf(Int32(_SC_CLK_TCK)))
+    let c0 = cpuTicks(child.pid)
+    let t0 = monoNanos()
+    sleep(UInt32(seconds))
+    let c1 = cpuTicks(child.pid)
+    let wall = Double(monoNanos() - t0) / 1e9
+    let rss = rssKB(child.pid)
+    stop(child)
+    let cpu = Double(c1 - c0) / hz / wall * 100
+    say("idle: run --simulate with the demo config, \(seconds) s")
+    say("  RSS \(fmt(Double(rss) / 1024, 1)) MB (target <= 12 MB), CPU \(fmt(cpu, 3)) % (target <= 0.1 %)")
+}
+
+let what = CommandLine.arguments.dropFirst().first ?? "all"
+say("chekt-bridge-bench \(AgentVersion.string) on \(readProc("/proc/cpuinfo").split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last.map { $0.trimmingPrefix(" ") } ?? "?"), \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) cores")
+do {
+    if what == "journal" || what == "all" { try benchJournal() }
+    if what == "latency" || what == "all" { try await benchLatency(samples: 300) }
+    if what == "coldstart" || what == "all" { benchColdStart(runs: 20) }
+    if what == "idle" || what == "all" { benchIdle(seconds: 30) }
+} catch {
+    say("bench failed: \(error)")
+    exit(1)
+}

@@ -1,0 +1,141 @@
+import BridgeAgent
+import BridgeCore
+import Glibc
+
+/// `status`, `inputs` and `events`: what the agent knows, for people and for scripts.
+extension CLI {
+    static func status(_ words: [String], socket: String) throws -> Int32 {
+        let args = try Arguments(words, flags: ["--json"], options: [])
+        _ = try args.expect([])
+        let (answer, code) = try call(socket, ["op": "status"])
+        guard let status = answer?["status"] else { return code }
+        if args.has("--json") { Output.json(status); return 0 }
+        Output.out(renderStatus(status))
+        return 0
+    }
+
+    static func renderStatus(_ s: JSONValue) -> String {
+        var parts: [String] = []
+        let agent = s["agent"], bridge = s["bridge"], outbox = s["outbox"], upstream = s["upstream"]
+        parts.append(Output.bold("bridge \(bridge?["id"]?.cell ?? "?")") + " on \(bridge?["board"]?.cell ?? "?")"
+            + (agent?["simulated"]?.boolValue == true ? " (simulated)" : "")
+            + ", agent \(agent?["version"]?.cell ?? "?"), up \(agent?["uptime_s"]?.cell ?? "?") s")
+        let mode = upstream?["mode"]?.stringValue == "local" ? "local mode (no platform)" : (upstream?["connected"]?.boolValue == true ? "connected" : "not connected")
+        parts.append("upstream: \(mode); clock offset \(s["clock_offset_ms"]?.cell ?? "0") ms")
+        parts.append("outbox: \(outbox?["pending"]?.cell ?? "0") pending (oldest \(outbox?["oldest_age_s"]?.cell ?? "0") s), \(outbox?["dead_lettered"]?.cell ?? "0") dead-lettered, \(outbox?["dropped"]?.cell ?? "0") dropped, last seq \(outbox?["last_seq"]?.cell ?? "0")")
+
+        let partitions = s["partitions"]?.arrayValue ?? []
+        parts.append("\n" + Output.table(["PARTITION", "STATE", "BYPASSED", "DELAY ENDS"], partitions.map { p in
+            [p["id"]?.cell ?? "", p["state"]?.cell ?? "", p["bypassed"]?.cell ?? "-",
+             (p["exit_ends_at"] ?? p["entry_ends_at"])?.cell ?? "-"]
+        }, style: { r, c, cell in
+            guard c == 1 else { return cell }
+            let state = partitions[r]["state"]?.stringValue ?? ""
+            return state == "alarm" ? Output.red(cell) : state == "disarmed" ? cell : Output.yellow(cell)
+        }))
+        let zones = s["zones"]?.arrayValue ?? []
+        parts.append("\n" + Output.table(["ZONE", "PARTITION", "TYPE", "INPUT", "STATE", "BYPASSED"], zones.map { z in
+            let trouble = z["trouble"]?.boolValue == true
+            return [z["id"]?.cell ?? "", z["partition"]?.cell ?? "", z["type"]?.cell ?? "", z["input"]?.cell ?? "",
+                    trouble ? "trouble" : (z["state"]?.cell ?? ""), z["bypassed"]?.cell ?? "no"]
+        }, style: { r, c, cell in
+            guard c == 4 else { return cell }
+            return zones[r]["state"]?.stringValue == "faulted" || zones[r]["trouble"]?.boolValue == true ? Output.red(cell) : cell
+        }))
+        let relays = s["relays"]?.arrayValue ?? []
+        parts.append("\n" + Output.table(["RELAY", "OUTPUT", "MODE", "ON", "UNTIL"], relays.map { r in
+            [r["id"]?.cell ?? "", r["output"]?.cell ?? "", r["mode"]?.cell ?? "", r["on"]?.cell ?? "", r["until"]?.cell ?? "-"]
+        }, style: { r, c, cell in c == 3 && relays[r]["on"]?.boolValue == true ? Output.green(cell) : cell }))
+        let devices = s["devices"]?.arrayValue ?? []
+        if !devices.isEmpty {
+            parts.append("\n" + Output.table(["DEVICE", "KIND", "ADDRESS", "ONLINE", "LAST SEEN"], devices.map { d in
+                [d["id"]?.cell ?? "", d["kind"]?.cell ?? "", d["address"]?.cell ?? "", d["online"]?.cell ?? "", d["last_seen"]?.cell ?? "-"]
+            }, style: { r, c, cell in c == 3 && devices[r]["online"]?.boolValue != true ? Output.red(cell) : cell }))
+        }
+        return parts.joined(separator: "\n")
+    }
+
+    static func inputs(_ words: [String], socket: String) throws -> Int32 {
+        let args = try Arguments(words, flags: ["--watch"], options: [])
+        _ = try args.expect([])
+        guard args.has("--watch") else {
+            let (answer, code) = try call(socket, ["op": "inputs"])
+            guard let list = answer?["inputs"]?.arrayValue else { return code }
+            Output.out(renderInputs(list, previous: nil))
+            return 0
+        }
+        let client = try ControlClient(path: socket)
+        guard client.send(["op": "inputs", "watch": true]) else { return Exit.noAgent.rawValue }
+        var previous: [JSONValue]?
+        while let answer = client.next() {
+            guard let list = answer["inputs"]?.arrayValue else { break }
+            let table = renderInputs(list, previous: previous)
+            // On a terminal the table is redrawn in place; into a pipe each update is appended.
+            if Output.colour { Posix.writeAll(1, Array("\u{1B}[H\u{1B}[2J".utf8)) }
+            Output.out(table + "\n")
+            previous = list
+        }
+        Output.err("chekt-bridge: the agent stopped")
+        return Exit.refused.rawValue
+    }
+
+    /// The inputs table; rows that changed since `previous` are highlighted (marked `*` without colour).
+    static func renderInputs(_ list: [JSONValue], previous: [JSONValue]?) -> String {
+        func level(_ v: JSONValue?) -> String {
+            switch v { case .bool(true): return "active"; case .bool(false): return "inactive"; default: return "unknown" }
+        }
+        var changed: Set<Int> = []
+        if let previous {
+            for (i, item) in list.enumerated() {
+                let before = previous.first { $0["id"] == item["id"] }
+                if before?["active"] != item["active"] || before?["raw"] != item["raw"] { changed.insert(i) }
+            }
+        }
+        let rows = list.enumerated().map { i, item in
+            [(changed.contains(i) && !Output.colour ? "*" : "") + (item["id"]?.cell ?? ""), level(item["active"]), level(item["raw"]),
+             item["last_change"]?.cell ?? "-", item["zone"]?.cell ?? "-"]
+        }
+        return Output.table(["INPUT", "LEVEL", "RAW", "LAST CHANGE", "ZONE"], rows, style: { r, _, cell in
+            changed.contains(r) ? Output.reverse(cell) : cell
+        })
+    }
+
+    static func events(_ words: [String], socket: String) throws -> Int32 {
+        let args = try Arguments(words, flags: ["--follow", "--json"], options: ["--since"])
+        _ = try args.expect([])
+        var request: JSONObject = ["op": "events", "follow": .bool(args.has("--follow"))]
+        if let text = args.values["--since"] {
+            guard let since = Int64(text), since >= 0 else { throw Arguments.UsageError(message: "--since takes a seq number (0 or more), not \"\(text)\"") }
+            request["since"] = .int(since)
+        }
+        let client = try ControlClient(path: socket)
+        guard client.send(request) else { return Exit.noAgent.rawValue }
+        let json = args.has("--json"), follow = args.has("--follow")
+        var collected: [JSONValue] = []
+        while let line = client.next() {
+            if let event = line["event"] {
+                if json && !follow { collected.append(event) }
+                else if json { Output.json(event) }
+                else { Output.out(renderEvent(event)) }
+            } else if line["end"] != nil {
+                if json { Output.json(.array(collected)) }
+                return 0
+            } else if line["ok"]?.boolValue == false {
+                Output.err("chekt-bridge: \(line["message"]?.stringValue ?? "failed")")
+                return Int32(line["exit"]?.intValue ?? 1)
+            }
+        }
+        if follow { Output.err("chekt-bridge: the agent stopped"); return Exit.refused.rawValue }
+        Output.err("chekt-bridge: the agent closed the connection early")
+        return Exit.refused.rawValue
+    }
+
+    /// `#12  2026-11-29T18:00:00.123Z  zone.faulted  zone=front_door partition=main input=in1`
+    static func renderEvent(_ e: JSONValue) -> String {
+        let data = e["data"]?.objectValue ?? [:]
+        let fields = data.keys.sorted().map { "\($0)=\(data[$0]!.cell)" }.joined(separator: " ")
+        let type = e["type"]?.cell ?? "?"
+        let shown = type == "alarm.created" ? Output.red(type) : type
+        return "#\(e["seq"]?.cell ?? "?")  \(e["occurred_at"]?.cell ?? "")  \(shown)  \(fields)"
+    }
+}

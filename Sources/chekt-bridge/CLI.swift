@@ -1,0 +1,241 @@
+import BridgeAgent
+import BridgeCore
+import BridgeHardware
+import BridgeUplink
+import Glibc
+
+/// The `chekt-bridge` command: dispatches the command words of cli.md and maps outcomes to exit codes.
+enum CLI {
+    enum Exit: Int32 { case ok = 0, refused = 1, usage = 2, noAgent = 3 }
+
+    static func main(_ argv: [String]) async -> Int32 {
+        var words = argv
+        // --socket is global: take it out wherever it stands.
+        var socket = getenv("CHEKT_BRIDGE_SOCKET").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+            ?? ControlClient.defaultSocketPath
+        if let i = words.firstIndex(where: { $0 == "--socket" || $0.hasPrefix("--socket=") }) {
+            if words[i] == "--socket" {
+                guard i + 1 < words.count else { return usage("--socket needs a path") }
+                socket = words[i + 1]
+                words.removeSubrange(i...(i + 1))
+            } else {
+                socket = String(words[i].dropFirst("--socket=".count))
+                words.remove(at: i)
+            }
+        }
+        guard let command = words.first else { Output.err(Help.overview); return Exit.usage.rawValue }
+        let rest = Array(words.dropFirst())
+        if command == "--help" || command == "-h" || command == "help" {
+            Output.out(Help.overview); return 0
+        }
+        if rest.contains("--help") || rest.contains("-h") {
+            guard let text = Help.commands[command] else { return usage("unknown command \"\(command)\"") }
+            Output.out(text); return 0
+        }
+        do {
+            switch command {
+            case "run": return try await run(rest, socket: socket)
+            case "status": return try status(rest, socket: socket)
+            case "relay": return try relay(rest, socket: socket)
+            case "partition": return try partition(rest, socket: socket)
+            case "zone": return try zone(rest, socket: socket)
+            case "inputs": return try inputs(rest, socket: socket)
+            case "events": return try events(rest, socket: socket)
+            case "sim": return try sim(rest, socket: socket)
+            case "board": return try validate(rest, kind: "board")
+            case "config": return try validate(rest, kind: "config")
+            case "version":
+                _ = try Arguments(rest, flags: [], options: []).expect([])
+                Output.out("chekt-bridge \(AgentVersion.string) (libgpiod \(GPIODLibrary.version), libmodbus \(ModbusLibrary.version), \(CurlLibrary.version.split(separator: " ").first ?? ""))")
+                return 0
+            default:
+                return usage("unknown command \"\(command)\"; see chekt-bridge --help")
+            }
+        } catch let e as Arguments.UsageError {
+            return usage(e.message, command: command)
+        } catch let e as ControlClient.NoAgent {
+            Output.err("chekt-bridge: \(e)")
+            return Exit.noAgent.rawValue
+        } catch {
+            Output.err("chekt-bridge: \(error)")
+            return Exit.refused.rawValue
+        }
+    }
+
+    static func usage(_ message: String, command: String? = nil) -> Int32 {
+        var text = "chekt-bridge: \(message)"
+        if let command, let help = Help.commands[command], let first = help.split(separator: "\n").first {
+            text += "\n\(first)\n(chekt-bridge \(command) --help for more)"
+        }
+        Output.err(text)
+        return Exit.usage.rawValue
+    }
+
+    // MARK: run
+
+    static func run(_ words: [String], socket: String) async throws -> Int32 {
+        let args = try Arguments(words, flags: ["--simulate"], options: ["--config", "--state-dir"])
+        _ = try args.expect([])
+        guard let config = args.values["--config"] else { throw Arguments.UsageError(message: "run needs --config FILE") }
+        return await Launcher.run(.init(configPath: config, simulate: args.has("--simulate"),
+                                        stateDir: args.values["--state-dir"], socketPath: socket))
+    }
+
+    // MARK: talking to the agent
+
+    /// One request, one answer; a failed answer is printed and mapped to its exit code.
+    static func call(_ socket: String, _ request: JSONObject) throws -> (JSONObject?, Int32) {
+        let client = try ControlClient(path: socket)
+        guard let answer = client.call(request) else {
+            Output.err("chekt-bridge: the agent on \(socket) closed the connection without answering")
+            return (nil, Exit.refused.rawValue)
+        }
+        if answer["ok"]?.boolValue != true {
+            Output.err("chekt-bridge: \(answer["message"]?.stringValue ?? "refused")")
+            return (nil, Int32(answer["exit"]?.intValue ?? 1))
+        }
+        return (answer, 0)
+    }
+
+    /// Sends a request of protocol.md's command types; prints the outcome; maps status to the exit code.
+    static func request(_ socket: String, _ type: String, _ params: JSONObject) throws -> Int32 {
+        let (answer, code) = try call(socket, ["op": "request", "type": .string(type), "params": .object(params)])
+        guard let result = answer?["result"]?.objectValue else { return code }
+        let status = result["status"]?.stringValue ?? "failed"
+        let message = result["message"]?.stringValue
+        switch status {
+        case "succeeded":
+            Output.out(message ?? "done")
+            return 0
+        default:
+            let code = result["code"]?.stringValue ?? status
+            Output.err("refused (\(code)): \(message ?? code)")
+            // A name that does not exist or a bad value is the user's input: usage error.
+            return ["unknown_target", "invalid_params", "unsupported_command"].contains(code) ? Exit.usage.rawValue : Exit.refused.rawValue
+        }
+    }
+
+    static func relay(_ words: [String], socket: String) throws -> Int32 {
+        let args = try Arguments(words, flags: [], options: ["--ms"])
+        guard let verb = args.positional.first else { throw Arguments.UsageError(message: "relay needs on, off, pulse or test") }
+        switch verb {
+        case "on", "off":
+            guard args.values["--ms"] == nil else { throw Arguments.UsageError(message: "--ms goes with relay pulse") }
+            let relay = try args.expect(["on|off", "RELAY"])[1]
+            return try request(socket, verb == "on" ? "relay.activate" : "relay.deactivate", ["relay": .string(relay)])
+        case "pulse":
+            let relay = try args.expect(["pulse", "RELAY"])[1]
+            var params: JSONObject = ["relay": .string(relay)]
+            if let ms = try args.int("--ms", in: 1...86_400_000) { params["duration_ms"] = .int(Int64(ms)) }
+            return try request(socket, "relay.pulse", params)
+        case "test":
+            return try relayTest(Array(args.positional.dropFirst()), ms: try args.int("--ms", in: 1...60_000) ?? 500, socket: socket)
+        default:
+            throw Arguments.UsageError(message: "unknown relay action \"\(verb)\" (on, off, pulse, test)")
+        }
+    }
+
+    /// Pulses each relay in turn and asks the technician whether it clicked.
+    static func relayTest(_ names: [String], ms: Int, socket: String) throws -> Int32 {
+        let (answer, code) = try call(socket, ["op": "status"])
+        guard let relays = answer?["status"]?["relays"]?.arrayValue else { return code }
+        let all = relays.compactMap { $0["id"]?.stringValue }
+        let chosen = names.isEmpty ? all : names
+        if let unknown = chosen.first(where: { !all.contains($0) }) {
+            Output.err("chekt-bridge: no relay \"\(unknown)\" (has \(all.joined(separator: ", ")))")
+            return Exit.usage.rawValue
+        }
+        let interactive = isatty(0) == 1
+        var failed: [String] = []
+        var unanswered: [String] = []
+        var stdinOpen = true
+        for relay in chosen {
+            Output.out("pulsing \(relay) for \(ms) ms ...")
+            let code = try request(socket, "relay.pulse", ["relay": .string(relay), "duration_ms": .int(Int64(ms))])
+            if code != 0 { failed.append(relay); continue }
+            if interactive { Posix.writeAll(1, Array("did \(relay) click? [y/n/q] ".utf8)) }
+            // Answers come from the technician, or one line per relay from a script.
+            guard stdinOpen, let line = readLine()?.lowercased() else {
+                stdinOpen = false
+                unanswered.append(relay)
+                usleep(useconds_t(min(ms, 5000) * 1000 + 200_000))
+                continue
+            }
+            if line.hasPrefix("q") { break }
+            if !line.hasPrefix("y") { failed.append(relay) }
+        }
+        if !unanswered.isEmpty { Output.err("relay test: no answer for \(unanswered.joined(separator: ", "))") }
+        if failed.isEmpty && unanswered.isEmpty { Output.out("relay test passed: \(chosen.joined(separator: ", "))"); return 0 }
+        if !failed.isEmpty { Output.err("relay test: no click confirmed for \(failed.joined(separator: ", "))") }
+        return Exit.refused.rawValue
+    }
+
+    static func partition(_ words: [String], socket: String) throws -> Int32 {
+        let args = try Arguments(words, flags: ["--force"], options: ["--mode"])
+        guard let verb = args.positional.first else { throw Arguments.UsageError(message: "partition needs arm or disarm") }
+        switch verb {
+        case "arm":
+            let partition = try args.expect(["arm", "PARTITION"])[1]
+            let mode = args.values["--mode"] ?? "away"
+            guard mode == "away" || mode == "stay" else { throw Arguments.UsageError(message: "--mode is away or stay, not \"\(mode)\"") }
+            return try request(socket, "partition.arm", ["partition": .string(partition), "mode": .string(mode), "force": .bool(args.has("--force"))])
+        case "disarm":
+            guard !args.has("--force"), args.values["--mode"] == nil else { throw Arguments.UsageError(message: "disarm takes no options") }
+            let partition = try args.expect(["disarm", "PARTITION"])[1]
+            return try request(socket, "partition.disarm", ["partition": .string(partition)])
+        default:
+            throw Arguments.UsageError(message: "unknown partition action \"\(verb)\" (arm, disarm)")
+        }
+    }
+
+    static func zone(_ words: [String], socket: String) throws -> Int32 {
+        let args = try Arguments(words, flags: [], options: [])
+        let p = try args.expect(["bypass|unbypass", "ZONE"])
+        guard p[0] == "bypass" || p[0] == "unbypass" else { throw Arguments.UsageError(message: "unknown zone action \"\(p[0])\" (bypass, unbypass)") }
+        return try request(socket, "zone.\(p[0])", ["zone": .string(p[1])])
+    }
+
+    static func sim(_ words: [String], socket: String) throws -> Int32 {
+        let args = try Arguments(words, flags: [], options: [])
+        guard let what = args.positional.first else { throw Arguments.UsageError(message: "sim needs input or device") }
+        switch what {
+        case "input":
+            let p = try args.expect(["input", "INPUT", "active|inactive"])
+            guard p[2] == "active" || p[2] == "inactive" else { throw Arguments.UsageError(message: "the level is active or inactive, not \"\(p[2])\"") }
+            let (_, code) = try call(socket, ["op": "sim.input", "input": .string(p[1]), "active": .bool(p[2] == "active")])
+            if code == 0 { Output.out("\(p[1]) \(p[2])") }
+            return code
+        case "device":
+            let p = try args.expect(["device", "DEVICE", "online|offline"])
+            guard p[2] == "online" || p[2] == "offline" else { throw Arguments.UsageError(message: "the state is online or offline, not \"\(p[2])\"") }
+            let (_, code) = try call(socket, ["op": "sim.device", "device": .string(p[1]), "online": .bool(p[2] == "online")])
+            if code == 0 { Output.out("\(p[1]) \(p[2])") }
+            return code
+        default:
+            throw Arguments.UsageError(message: "unknown sim target \"\(what)\" (input, device)")
+        }
+    }
+
+    // MARK: files
+
+    static func validate(_ words: [String], kind: String) throws -> Int32 {
+        let args = try Arguments(words, flags: [], options: [])
+        let p = try args.expect(["validate", "FILE"])
+        guard p[0] == "validate" else { throw Arguments.UsageError(message: "unknown \(kind) action \"\(p[0])\" (validate)") }
+        do {
+            if kind == "board" {
+                let board = try ConfigLoader.loadBoard(path: p[1])
+                Output.out("\(p[1]): board \(board.name): \(board.gpioChips.count) GPIO chip(s), \(board.inputs.count) input(s), \(board.outputs.count) output(s), \(board.modbusBuses.count) Modbus bus(es), \(board.modbusDevices.count) Modbus device(s): OK")
+            } else {
+                let site = try ConfigLoader.loadSite(path: p[1])
+                let c = site.config
+                Output.out("\(p[1]): bridge \(c.bridge.id) on board \(site.board.name) (\(site.boardPath)): \(c.partitions.count) partition(s), \(c.zones.count) zone(s), \(c.relays.count) relay(s), \(c.upstream == nil ? "local mode" : "upstream \(c.upstream!.url)"): OK")
+            }
+            return 0
+        } catch {
+            Output.err(error.description)
+            Output.err("\(error.issues.count) problem(s) in \(p[1])")
+            return Exit.usage.rawValue
+        }
+    }
+}

@@ -1,0 +1,116 @@
+/// The text `--help` prints for each command (cli.md).
+enum Help {
+    static let overview = """
+    chekt-bridge: the CHeKT bridge agent and the technician's tools beside it.
+
+    usage: chekt-bridge COMMAND [ARGS] [--socket PATH]
+
+    The agent:
+      run --config FILE [--simulate] [--state-dir DIR]   run the agent (foreground; SIGTERM stops it safely)
+
+    Tools that talk to the running agent (over its control socket):
+      status [--json]                          partitions, zones, relays, devices, outbox
+      relay on|off RELAY                       energise / release a relay
+      relay pulse RELAY [--ms N]               pulse a relay for N ms (default: its pulse_ms)
+      relay test [RELAY ...]                   pulse each in turn and confirm the click
+      partition arm PARTITION [--mode away|stay] [--force]
+      partition disarm PARTITION
+      zone bypass|unbypass ZONE
+      inputs [--watch]                         input levels; live with --watch
+      events [--follow] [--since SEQ] [--json] recorded events
+      sim input INPUT active|inactive          (agent run with --simulate only)
+      sim device DEVICE online|offline         (agent run with --simulate only)
+
+    Files:
+      board validate FILE                      check a board profile
+      config validate FILE                     check a site config and its board
+      version
+
+    Global: --socket PATH (default /run/chekt-bridge/control.sock, or $CHEKT_BRIDGE_SOCKET); --help on every command.
+    Exit codes: 0 done, 1 refused or failed (reason printed), 2 usage or configuration error, 3 no agent answering.
+    """
+
+    static let commands: [String: String] = [
+        "run": """
+        usage: chekt-bridge run --config FILE [--simulate] [--state-dir DIR] [--socket PATH]
+
+        Runs the agent in the foreground: reads the inputs, drives the relays, records every event durably
+        under the state folder, and answers the tools on the control socket. Logs one line per event on stderr.
+        SIGTERM or SIGINT puts every relay in its safe state, records it, and exits 0.
+
+          --config FILE     the site config (config.md); its board profile is loaded from its "board" path
+          --simulate        run on the simulated board that offers exactly what the board profile names
+          --state-dir DIR   overrides the config's bridge.state_dir
+          --socket PATH     where to create the control socket (default /run/chekt-bridge/control.sock)
+        """,
+        "status": """
+        usage: chekt-bridge status [--json]
+
+        Shows partitions, zones, relays, devices, inputs and the outbox of the running agent.
+          --json   the state snapshot of protocol.md (same keys and shapes) plus local-only fields, as one JSON document
+        """,
+        "relay": """
+        usage: chekt-bridge relay on RELAY
+               chekt-bridge relay off RELAY
+               chekt-bridge relay pulse RELAY [--ms N]
+               chekt-bridge relay test [RELAY ...] [--ms N]
+
+          on      energise (a pulse-mode relay pulses for its pulse_ms); bounded by max_on_ms
+          off     release
+          pulse   energise for N ms (default: the relay's pulse_ms, else 1000), bounded by max_on_ms
+          test    pulse each relay named (default: all) for N ms (default 500) and ask whether it clicked;
+                  exits 1 if any was answered "n"
+        """,
+        "partition": """
+        usage: chekt-bridge partition arm PARTITION [--mode away|stay] [--force]
+               chekt-bridge partition disarm PARTITION
+
+          arm      refused (exit 1) when a zone is faulted or in trouble, naming the zones, unless --force,
+                   which bypasses them first. Local arming uses the partition's exit_delay_s.
+          disarm   ends entry delay and alarm, releases the siren, clears bypasses
+        """,
+        "zone": """
+        usage: chekt-bridge zone bypass ZONE
+               chekt-bridge zone unbypass ZONE
+
+        A bypassed zone raises no alarm and does not stop arming; its faults are still recorded.
+        Fire, 24h and panic zones cannot be bypassed unless configured "bypassable": true.
+        """,
+        "inputs": """
+        usage: chekt-bridge inputs [--watch]
+
+        Every board input: its debounced level, raw level, last change, and the zone using it.
+          --watch   a live table; changed rows are highlighted. Ctrl-C ends it.
+        """,
+        "events": """
+        usage: chekt-bridge events [--follow] [--since SEQ] [--json]
+
+        Recorded events from the agent's journal, oldest first. Without --since: the last 20.
+          --since SEQ   events with seq SEQ and later
+          --follow      keep printing events as they are recorded (Ctrl-C ends it)
+          --json        a JSON array of events as stored (with --follow: one JSON event per line)
+        """,
+        "sim": """
+        usage: chekt-bridge sim input INPUT active|inactive
+               chekt-bridge sim device DEVICE online|offline
+
+        Drives the simulated board of an agent started with run --simulate: sets a board input's level, or takes
+        a device (a Modbus device or a GPIO chip) offline and back.
+        """,
+        "board": """
+        usage: chekt-bridge board validate FILE
+
+        Checks a board profile; prints every problem (exit 2) or a short summary (exit 0).
+        """,
+        "config": """
+        usage: chekt-bridge config validate FILE
+
+        Checks a site config and the board profile it names; prints every problem (exit 2) or a summary (exit 0).
+        """,
+        "version": """
+        usage: chekt-bridge version
+
+        Prints the version and the C libraries linked in.
+        """,
+    ]
+}
