@@ -117,8 +117,7 @@ func benchLatency(samples: Int) async throws {
                           snapshot: SnapshotFile(path: stateDir + "/state.json"), restored: nil, clock: ContinuousClock(),
                           options: .init(simulated: true, configPath: demoConfig, stateDir: stateDir))
     let ready = Mutex(false)
-    let executor = ThreadExecutor(name: "runtime")
-    Task(executorPreference: executor) { _ = await runtime.run(onReady: { ready.withLock { $0 = true } }) }
+    Task { _ = await runtime.run(onReady: { ready.withLock { $0 = true } }) }
     while !ready.withLock({ $0 }) { usleep(1000) }
     usleep(200_000)  // start-up settling
     let input = "in1"

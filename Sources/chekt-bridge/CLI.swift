@@ -42,6 +42,7 @@ enum CLI {
             case "inputs": return try inputs(rest, socket: socket)
             case "events": return try events(rest, socket: socket)
             case "sim": return try sim(rest, socket: socket)
+            case "doctor": return try doctor(rest, socket: socket)
             case "board": return try validate(rest, kind: "board")
             case "config": return try validate(rest, kind: "config")
             case "version":

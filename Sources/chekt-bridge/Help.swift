@@ -24,6 +24,7 @@ enum Help {
     Files:
       board validate FILE                      check a board profile
       config validate FILE                     check a site config and its board
+      doctor [--config FILE]                   permissions, chips, serial ports, credentials, clock, upstream
       version
 
     Global: --socket PATH (default /run/chekt-bridge/control.sock, or $CHEKT_BRIDGE_SOCKET); --help on every command.
@@ -106,6 +107,14 @@ enum Help {
         usage: chekt-bridge config validate FILE
 
         Checks a site config and the board profile it names; prints every problem (exit 2) or a summary (exit 0).
+        """,
+        "doctor": """
+        usage: chekt-bridge doctor [--config FILE]
+
+        Checks what a bridge needs, one line each (OK, WARN, FAIL) with what to do: the config (default
+        /etc/chekt-bridge/config.json), the state folder and its free space, the running agent, the GPIO chips
+        (found by label), the serial ports and their permissions, the credentials file's mode, the clock, upstream.
+        Exits 1 when anything FAILs.
         """,
         "version": """
         usage: chekt-bridge version

@@ -77,11 +77,9 @@ public enum Launcher {
         server.start()
         Log.info("chekt-bridge \(AgentVersion.string): bridge \(site.config.bridge.id), board \(site.board.name) (simulated), state \(stateDir), socket \(args.socketPath), local mode")
 
-        let executor = ThreadExecutor(name: "runtime")
-        let code = await withTaskExecutorPreference(executor) {
-            await runtime.run(onReady: { SystemdNotify.send("READY=1") })
-        }
+        let code = await runtime.run(onReady: { SystemdNotify.send("READY=1") })
         server.remove()
+        journal.close()
         Log.info("stopped")
         return code
     }

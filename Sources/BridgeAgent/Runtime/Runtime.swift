@@ -47,6 +47,8 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     let simulation: (any SimulationControl)?
     let snapshot: SnapshotFile
     let clock: C
+    /// Where the loop, its timer and the hardware pump run: a dedicated thread, never the concurrency pool.
+    let executor: ThreadExecutor
     let messages: AsyncStream<RuntimeMessage>
     let continuation: AsyncStream<RuntimeMessage>.Continuation
 
@@ -62,7 +64,9 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     private var stopping = false
 
     public init(site: Site, board: any Board, simulation: (any SimulationControl)?, journal: Journal,
-                snapshot: SnapshotFile, restored: PersistedState?, clock: C, options: Options) {
+                snapshot: SnapshotFile, restored: PersistedState?, clock: C, options: Options,
+                executor: ThreadExecutor = ThreadExecutor(name: "runtime")) {
+        self.executor = executor
         self.site = site
         self.board = board
         self.simulation = simulation
@@ -88,8 +92,12 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     public var startedAt: Millis { wallAnchor }
 
     /// Opens the board at the outputs' initial levels, records `bridge.started`, and runs until SIGTERM/SIGINT.
-    /// Returns the process exit code.
-    public func run(onReady: @Sendable () -> Void) async -> Int32 {
+    /// Returns the process exit code. Runs on the runtime's own thread, whoever calls it.
+    public func run(onReady: @escaping @Sendable () -> Void) async -> Int32 {
+        await withTaskExecutorPreference(executor) { await loop(onReady: onReady) }
+    }
+
+    private func loop(onReady: @Sendable () -> Void) async -> Int32 {
         let t0 = now()
         let initial = engine.initialOutputs(now: t0)
         let levels: [String: Bool?]
@@ -107,7 +115,7 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
         let startEffects = engine.start(levels: levels, now: t0)
         carryOut(startEffects, now: t0, force: true)
 
-        let hardwarePump = Task { [board, continuation] in
+        let hardwarePump = Task(executorPreference: executor) { [board, continuation] in
             for await event in board.events { continuation.yield(.hardware(event)) }
         }
         scheduleTimer()
@@ -121,7 +129,6 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
         timer?.task.cancel()
         hardwarePump.cancel()
         board.close()
-        journal.close()
         return 0
     }
 
@@ -228,7 +235,7 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
         timer = nil
         guard let wanted else { return }
         let instant = monoAnchor.advanced(by: .milliseconds(wanted - wallAnchor))
-        let task = Task { [clock, continuation] in
+        let task = Task(executorPreference: executor) { [clock, continuation] in
             do { try await clock.sleep(until: instant, tolerance: nil) } catch { return }
             continuation.yield(.tick)
         }

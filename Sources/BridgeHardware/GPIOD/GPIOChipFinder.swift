@@ -1,0 +1,48 @@
+import CGPIOD
+import Glibc
+
+/// Finds GPIO chips by label, never by number: the kernel numbers chips differently on a Pi 4 and a Pi 5
+/// (and across kernel versions), while labels such as `pinctrl-bcm2711` and `pinctrl-rp1` are stable.
+public enum GPIOChipFinder {
+    public struct Chip: Sendable, Equatable {
+        public var path: String
+        public var name: String
+        public var label: String
+        public var lines: Int
+    }
+
+    /// Every GPIO chip character device the kernel offers (`/dev/gpiochip*`), with its label (`gpiod_chip_label`).
+    /// Chips that cannot be opened are listed with the reason in `unreadable`.
+    public static func all() -> (chips: [Chip], unreadable: [(path: String, reason: String)]) {
+        var chips: [Chip] = []
+        var unreadable: [(String, String)] = []
+        guard let dir = opendir("/dev") else { return ([], []) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name.hasPrefix("gpiochip") { names.append(name) }
+        }
+        for name in names.sorted(by: { $0.count == $1.count ? $0 < $1 : $0.count < $1.count }) {
+            let path = "/dev/" + name
+            guard let chip = gpiod_chip_open(path) else {
+                unreadable.append((path, String(cString: strerror(errno))))
+                continue
+            }
+            chips.append(Chip(path: path, name: String(cString: gpiod_chip_name(chip)),
+                              label: String(cString: gpiod_chip_label(chip)), lines: Int(gpiod_chip_num_lines(chip))))
+            gpiod_chip_close(chip)
+        }
+        return (chips, unreadable)
+    }
+
+    /// The first chip whose label is the first of `labels` that any chip has (the profile's order is its preference).
+    public static func find(labels: [String], in chips: [Chip]) -> Chip? {
+        for label in labels {
+            if let chip = chips.first(where: { $0.label == label }) { return chip }
+        }
+        return nil
+    }
+}

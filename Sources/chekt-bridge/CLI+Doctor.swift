@@ -1,0 +1,119 @@
+import BridgeAgent
+import BridgeCore
+import BridgeHardware
+import Glibc
+
+/// `doctor`: checks what a bridge needs, each line OK / WARN / FAIL with what to do about it.
+extension CLI {
+    static func doctor(_ words: [String], socket: String) throws -> Int32 {
+        let args = try Arguments(words, flags: [], options: ["--config"])
+        _ = try args.expect([])
+        let configPath = args.values["--config"] ?? "/etc/chekt-bridge/config.json"
+        var failures = 0
+        func report(_ level: String, _ what: String, _ detail: String) {
+            if level == "FAIL" { failures += 1 }
+            let tag = level == "OK" ? Output.green(level) : level == "WARN" ? Output.yellow(level) : Output.red(level)
+            Output.out("\(tag)\(String(repeating: " ", count: 5 - level.count)) \(what): \(detail)")
+        }
+
+        // Configuration
+        let site: Site?
+        do {
+            site = try ConfigLoader.loadSite(path: configPath)
+            report("OK", "config", "\(configPath) with board \(site!.board.name) (\(site!.boardPath))")
+        } catch {
+            site = nil
+            report("FAIL", "config", "\(configPath): \(error.issues.count) problem(s); run: chekt-bridge config validate \(configPath)")
+        }
+
+        // State folder
+        if let site {
+            let dir = site.config.bridge.stateDir
+            var st = stat()
+            if stat(dir, &st) != 0 {
+                report("FAIL", "state folder", "\(dir): \(Posix.describe(errno)); create it: install -d -o chekt-bridge -m 0750 \(dir)")
+            } else if access(dir, W_OK) != 0 {
+                report("FAIL", "state folder", "\(dir) is not writable by uid \(getuid())")
+            } else {
+                var fs = statvfs()
+                statvfs(dir, &fs)
+                let freeMB = Int(fs.f_bavail) * Int(fs.f_frsize) / 1_048_576
+                let needMB = site.config.outbox.maxMB
+                report(freeMB >= needMB ? "OK" : "WARN", "state folder", "\(dir), \(freeMB) MB free (outbox bound \(needMB) MB)")
+            }
+        }
+
+        // The running agent
+        if let client = try? ControlClient(path: socket), let answer = client.call(["op": "status"]), answer["ok"] == true {
+            let agent = answer["status"]?["agent"]
+            report("OK", "agent", "answering on \(socket): version \(agent?["version"]?.cell ?? "?"), up \(agent?["uptime_s"]?.cell ?? "?") s\(agent?["simulated"] == true ? ", simulated" : "")")
+        } else {
+            report("WARN", "agent", "none answering on \(socket) (start it: systemctl start chekt-bridge)")
+        }
+
+        // GPIO chips, by label
+        if let site, !site.board.gpioChips.isEmpty {
+            let (chips, unreadable) = GPIOChipFinder.all()
+            for (path, reason) in unreadable { report("WARN", "gpio", "\(path): \(reason)") }
+            for wanted in site.board.gpioChips {
+                if let chip = GPIOChipFinder.find(labels: wanted.labels, in: chips) {
+                    let rw = access(chip.path, R_OK | W_OK) == 0
+                    report(rw ? "OK" : "FAIL", "gpio chip \(wanted.id)", "\(chip.path) label \(chip.label), \(chip.lines) lines" + (rw ? "" : "; not readable and writable by uid \(getuid()): install udev/99-chekt-bridge.rules"))
+                } else {
+                    let seen = chips.map { "\($0.path)=\($0.label)" }.joined(separator: ", ")
+                    report("FAIL", "gpio chip \(wanted.id)", "no chip labelled \(wanted.labels.joined(separator: " or ")) (found: \(seen.isEmpty ? "no GPIO chips" : seen))")
+                }
+            }
+        }
+
+        // Serial ports
+        if let site {
+            for bus in site.board.modbusBuses {
+                switch bus.transport {
+                case .rtu(let device, let baud, let parity, let dataBits, let stopBits):
+                    if access(device, F_OK) != 0 {
+                        report("FAIL", "modbus bus \(bus.id)", "\(device): \(Posix.describe(errno)); is the RS-485 adapter plugged in, and udev/99-chekt-bridge.rules installed?")
+                    } else if access(device, R_OK | W_OK) != 0 {
+                        report("FAIL", "modbus bus \(bus.id)", "\(device) is not readable and writable by uid \(getuid())")
+                    } else {
+                        report("OK", "modbus bus \(bus.id)", "\(device) \(baud) \(dataBits)\(parity.rawValue.prefix(1).uppercased())\(stopBits)")
+                    }
+                case .tcp(let host, let port):
+                    report("OK", "modbus bus \(bus.id)", "TCP \(host):\(port) (reachability is supervised by the agent: see status)")
+                }
+            }
+        }
+
+        // Credentials
+        if let upstream = site?.config.upstream {
+            var st = stat()
+            if stat(upstream.credentials, &st) != 0 {
+                report("FAIL", "credentials", "\(upstream.credentials): \(Posix.describe(errno))")
+            } else if st.st_mode & 0o077 != 0 {
+                report("FAIL", "credentials", "\(upstream.credentials) is readable by group or others; fix: chmod 600 \(upstream.credentials)")
+            } else {
+                report("OK", "credentials", "\(upstream.credentials), mode \(String(st.st_mode & 0o777, radix: 8))")
+            }
+        }
+
+        // Clock
+        let now = Posix.wallMillis()
+        if now < 1_735_689_600_000 {
+            report("FAIL", "clock", "the system time is \(Timestamp.rfc3339(now)): not set (no RTC and no NTP yet?)")
+        } else if access("/run/systemd/timesync/synchronized", F_OK) == 0 {
+            report("OK", "clock", "\(Timestamp.rfc3339(now)), synchronised by systemd-timesyncd")
+        } else {
+            report("WARN", "clock", "\(Timestamp.rfc3339(now)); no NTP synchronisation seen (/run/systemd/timesync/synchronized)")
+        }
+
+        // Upstream
+        if let upstream = site?.config.upstream {
+            report("WARN", "upstream", "\(upstream.url): this build has no platform link yet, not checked")
+        } else if site != nil {
+            report("OK", "upstream", "local mode (no upstream configured)")
+        }
+
+        Output.out(failures == 0 ? "doctor: no failures" : "doctor: \(failures) failure(s)")
+        return failures == 0 ? 0 : Exit.refused.rawValue
+    }
+}

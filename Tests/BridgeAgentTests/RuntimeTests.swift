@@ -1,0 +1,159 @@
+import BridgeCore
+import BridgeHardware
+import BridgeStore
+import Glibc
+import Synchronization
+import Testing
+@testable import BridgeAgent
+
+/// The runtime loop with the real journal and snapshot, the simulated board, and a manual clock.
+@Suite struct RuntimeTests {
+    static let board = BoardProfile(
+        name: "test",
+        gpioChips: [.init(id: "header", labels: ["pinctrl-bcm2711"])],
+        inputs: [.init(id: "in1", source: .gpio(.init(chip: "header", line: .name("GPIO5"))), debounceMs: 50)],
+        outputs: [.init(id: "out1", sink: .gpio(.init(chip: "header", line: .name("GPIO26"))), activeLow: true)]
+    )
+
+    static func site(powerOn: SiteConfig.PowerOn = .off) -> Site {
+        Site(config: SiteConfig(
+            bridge: .init(id: "brg_test", board: "test.json"),
+            partitions: [.init(id: "main", exitDelayS: 0, entryDelayS: 5)],
+            zones: [.init(id: "door", input: "in1", partition: "main", type: .entryExit)],
+            relays: [.init(id: "strike", output: "out1", mode: .pulse, pulseMs: 3000, maxOnMs: 10_000, powerOn: powerOn)]
+        ), board: board, boardPath: "test.json")
+    }
+
+    /// A running agent on a manual clock in a fresh state folder.
+    final class Harness: @unchecked Sendable {
+        let clock = ManualClock()
+        let dir: String
+        let journal: Journal
+        let board: SimulatedBoard<ManualClock>
+        let runtime: Runtime<ManualClock>
+        let exitCode = Mutex<Int32?>(nil)
+
+        init(site: Site, dir: String? = nil) throws {
+            self.dir = dir ?? Harness.tempDir()
+            journal = try Journal(directory: self.dir + "/journal", maxBytes: 1 << 20)
+            let snapshot = SnapshotFile(path: self.dir + "/state.json")
+            let restored = try snapshot.load().map { try SnapshotDocument.decode($0) }
+            board = SimulatedBoard(profile: site.board, clock: clock)
+            runtime = Runtime(site: site, board: board, simulation: board, journal: journal, snapshot: snapshot,
+                              restored: restored, clock: clock,
+                              options: .init(simulated: true, configPath: "test", stateDir: self.dir))
+            let ready = OneShot<Bool>()
+            Task { [self] in
+                let code = await runtime.run(onReady: { ready.fulfil(true) })
+                exitCode.withLock { $0 = code }
+            }
+            _ = ready.wait()
+        }
+
+        static func tempDir() -> String {
+            var template = Array("/tmp/chekt-runtime-test-XXXXXX".utf8CString)
+            return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        }
+
+        /// Waits (on the runtime's change feed, bounded) until the journal holds `count` events.
+        func events(atLeast count: Int) throws -> [Event] {
+            var seen = runtime.feed.current
+            for _ in 0..<50 {
+                if journal.lastSeq >= count { break }
+                seen = runtime.feed.wait(after: seen, timeoutMs: 100)
+            }
+            return try journal.events(after: 0, limit: 1000)
+        }
+
+        /// Moves the manual clock once the loop's timer is asleep on it.
+        func advance(ms: Int) async {
+            for _ in 0..<10_000 where clock.sleeperCount == 0 { await Task.yield() }
+            clock.advance(by: .milliseconds(ms))
+        }
+
+        func ask(_ operation: ControlOperation) -> JSONObject {
+            let answer = OneShot<JSONObject>()
+            runtime.post(.control(operation, uid: 0, reply: { answer.fulfil($0) }))
+            return answer.wait()
+        }
+
+        func stop() -> Int32? {
+            runtime.post(.signal(SIGTERM))
+            for _ in 0..<500 where exitCode.withLock({ $0 }) == nil { usleep(2000) }
+            return exitCode.withLock { $0 }
+        }
+    }
+
+    @Test func startsWithBridgeStartedAndSettlesOnTheManualClock() async throws {
+        let h = try Harness(site: Self.site())
+        let events = try h.events(atLeast: 2)
+        #expect(events.map(\.type) == ["bridge.started", "device.online"])
+        #expect(events[0].data["simulated"] == .bool(true))
+        #expect(events.map(\.seq) == [1, 2])
+        #expect(h.stop() == 0)
+    }
+
+    @Test func aDebouncedInputChangeIsRecordedOnlyWhenTheClockReachesTheDebounce() async throws {
+        let h = try Harness(site: Self.site())
+        _ = try h.events(atLeast: 2)
+        await h.advance(ms: 50)  // start-up settling
+        try h.board.setInput("in1", active: true)
+        await h.advance(ms: 49)
+        #expect(try h.events(atLeast: 2).count == 2)
+        await h.advance(ms: 1)
+        let events = try h.events(atLeast: 3)
+        #expect(events.last?.type == "zone.faulted")
+        #expect(events.last?.data == ["zone": "door", "partition": "main", "input": "in1"])
+        #expect(h.stop() == 0)
+    }
+
+    @Test func aRequestIsAnsweredAfterItsEventsAreDurableAndThePulseEndsOnTime() async throws {
+        let h = try Harness(site: Self.site())
+        _ = try h.events(atLeast: 2)
+        let answer = h.ask(.request(.relayPulse(relay: "strike", durationMs: 500)))
+        #expect(answer["result"]?["status"] == "succeeded")
+        // Durable before the answer: the event is in the journal already.
+        #expect(try h.journal.events(after: 0, limit: 100).last?.type == "relay.activated")
+        #expect(h.board.outputLevel("out1") == true)
+        await h.advance(ms: 500)
+        let events = try h.events(atLeast: 4)
+        #expect(events.last?.type == "relay.deactivated")
+        #expect(events.last?.data["reason"] == "pulse_elapsed")
+        #expect(h.board.outputLevel("out1") == false)
+        let elapsed = Timestamp.parse(events[3].occurredAt)! - Timestamp.parse(events[2].occurredAt)!
+        #expect(elapsed == 500)
+        #expect(h.stop() == 0)
+    }
+
+    @Test func shutdownReleasesRelaysAndARestartRestoresState() async throws {
+        let h = try Harness(site: Self.site())
+        _ = try h.events(atLeast: 2)
+        await h.advance(ms: 50)
+        #expect(h.ask(.request(.arm(partition: "main", mode: .away, force: false)))["result"]?["status"] == "succeeded")
+        _ = h.ask(.request(.relayActivate(relay: "strike", durationMs: nil)))
+        #expect(h.stop() == 0)
+        let events = try h.journal.events(after: 0, limit: 100)
+        #expect(events.last?.type == "relay.deactivated")
+        #expect(events.last?.data["reason"] == "shutdown")
+        #expect(h.board.outputLevel("out1") == false)
+
+        let again = try Harness(site: Self.site(), dir: h.dir)
+        let after = try again.events(atLeast: events.count + 1)
+        #expect(after[events.count].type == "bridge.started")
+        #expect(after[events.count].seq == events.last!.seq + 1)
+        let status = again.ask(.status)["status"]
+        #expect(status?["partitions"]?.arrayValue?.first?["state"] == "armed_away")
+        #expect(again.stop() == 0)
+    }
+
+    @Test func simCommandsReachTheBoardAndUnknownNamesAreRefused() async throws {
+        let h = try Harness(site: Self.site())
+        _ = try h.events(atLeast: 2)
+        #expect(h.ask(.simInput("in1", active: true))["ok"] == true)
+        let bad = h.ask(.simInput("in9", active: true))
+        #expect(bad["ok"] == false)
+        #expect(bad["exit"] == 2)
+        #expect(bad["message"]?.stringValue?.contains("has in1") == true)
+        #expect(h.stop() == 0)
+    }
+}
