@@ -107,12 +107,13 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
             Log.error("cannot open the board: \(error)")
             return 1
         }
+        let startEffects = engine.start(levels: levels, now: t0)
+        // `restored` is exact only after start (a saved deadline may pass at start itself); the event still comes first.
         let started: JSONObject = [
             "version": .string(AgentVersion.string), "board": .string(site.board.name),
             "simulated": .bool(options.simulated), "restored": engine.restoredSummary,
         ]
         unrecorded.append(EventDraft(type: EventType.bridgeStarted.rawValue, occurredAt: t0, data: started))
-        let startEffects = engine.start(levels: levels, now: t0)
         carryOut(startEffects, now: t0, force: true)
 
         let hardwarePump = Task(executorPreference: executor) { [board, continuation] in
