@@ -114,7 +114,7 @@ func benchLatency(samples: Int) async throws {
     let journal = try Journal(directory: stateDir + "/journal", maxBytes: 64 << 20)
     let board = SimulatedBoard(profile: site.board, clock: ContinuousClock())
     let runtime = Runtime(site: site, board: board, simulation: board, journal: journal,
-                          snapshot: SnapshotFile(path: stateDir + "/state.json"), restored: nil, clock: ContinuousClock(),
+                          snapshot: SnapshotFile(path: stateDir + "/state.snapshot"), restored: nil, clock: ContinuousClock(),
                           options: .init(simulated: true, configPath: demoConfig, stateDir: stateDir))
     let ready = Mutex(false)
     Task { _ = await runtime.run(onReady: { ready.withLock { $0 = true } }) }

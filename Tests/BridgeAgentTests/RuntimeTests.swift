@@ -36,7 +36,7 @@ import Testing
         init(site: Site, dir: String? = nil) throws {
             self.dir = dir ?? Harness.tempDir()
             journal = try Journal(directory: self.dir + "/journal", maxBytes: 1 << 20)
-            let snapshot = SnapshotFile(path: self.dir + "/state.json")
+            let snapshot = SnapshotFile(path: self.dir + "/state.snapshot")
             let restored = try snapshot.load().map { try SnapshotDocument.decode($0) }
             board = SimulatedBoard(profile: site.board, clock: clock)
             runtime = Runtime(site: site, board: board, simulation: board, journal: journal, snapshot: snapshot,

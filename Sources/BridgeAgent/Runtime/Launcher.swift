@@ -48,7 +48,7 @@ public enum Launcher {
         }
         for problem in journal.recovery.problems { Log.warning("journal: \(problem)") }
 
-        let snapshot = SnapshotFile(path: stateDir + "/state.json")
+        let snapshot = SnapshotFile(path: stateDir + "/state.snapshot")
         var restored: PersistedState?
         do {
             if let bytes = try snapshot.load() { restored = try SnapshotDocument.decode(bytes) }
