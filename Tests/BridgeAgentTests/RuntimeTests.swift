@@ -43,7 +43,8 @@ import Testing
                               restored: restored, clock: clock,
                               options: .init(simulated: true, configPath: "test", stateDir: self.dir))
             let ready = OneShot<Bool>()
-            Task { [self] in
+            // On the runtime's own thread: the test blocks pool threads while it waits, the runtime must not need one.
+            Task(executorPreference: runtime.executor) { [self] in
                 let code = await runtime.run(onReady: { ready.fulfil(true) })
                 exitCode.withLock { $0 = code }
             }
@@ -136,6 +137,7 @@ import Testing
         #expect(events.last?.type == "relay.deactivated")
         #expect(events.last?.data["reason"] == "shutdown")
         #expect(h.board.outputLevel("out1") == false)
+        h.journal.close()  // as the launcher does after the loop ends
 
         let again = try Harness(site: Self.site(), dir: h.dir)
         let after = try again.events(atLeast: events.count + 1)

@@ -29,6 +29,12 @@ public enum Signals {
             sigaction(sig, &action, nil)
         }
         signal(SIGPIPE, SIG_IGN)
+        // A blocked mask survives exec: an agent started from a thread that blocks SIGTERM (a Dispatch worker,
+        // some supervisors) would never see it. Unblock them here, before any thread of ours starts.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&set, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         return fds[0]
     }
 
