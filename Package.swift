@@ -17,14 +17,16 @@ let package = Package(
 
         // The domain: configuration, zones, partitions, relays, devices. Pure.
         .target(name: "BridgeCore"),
+        // Threads, conditions, logging, errno words: the few POSIX helpers every I/O target shares.
+        .target(name: "BridgeSystem"),
         // What the board is: the hardware protocol and its backends.
         .target(name: "BridgeHardware", dependencies: ["BridgeCore", "CGPIOD", "CModbus"]),
         // Durable journal and state snapshot.
         .target(name: "BridgeStore", dependencies: ["BridgeCore"]),
         // The platform link.
-        .target(name: "BridgeUplink", dependencies: ["BridgeCore", "BridgeStore", "CCurl", "CCrypto"]),
+        .target(name: "BridgeUplink", dependencies: ["BridgeCore", "BridgeStore", "BridgeSystem", "CCurl", "CCrypto"]),
         // The wiring: runtime, control socket, signals.
-        .target(name: "BridgeAgent", dependencies: ["BridgeCore", "BridgeHardware", "BridgeStore", "BridgeUplink"]),
+        .target(name: "BridgeAgent", dependencies: ["BridgeCore", "BridgeHardware", "BridgeStore", "BridgeSystem", "BridgeUplink"]),
         .executableTarget(name: "chekt-bridge", dependencies: ["BridgeAgent"]),
         // Prints the figures of docs/benchmarks.md (swift run -c release chekt-bridge-bench).
         .executableTarget(name: "chekt-bridge-bench", dependencies: ["BridgeAgent"]),
@@ -33,7 +35,8 @@ let package = Package(
         .testTarget(name: "BridgeHardwareTests", dependencies: ["BridgeHardware"]),
         .testTarget(name: "BridgeStoreTests", dependencies: ["BridgeStore"]),
         .testTarget(name: "BridgeUplinkTests", dependencies: ["BridgeUplink"]),
-        .testTarget(name: "BridgeAgentTests", dependencies: ["BridgeAgent"]),
+        .testTarget(name: "BridgeAgentTests", dependencies: ["BridgeAgent", "BridgeSystem"]),
+        .testTarget(name: "BridgeSystemTests", dependencies: ["BridgeSystem"]),
         // Runs the built `chekt-bridge` as a user would: real files, real socket, real signals.
         .testTarget(name: "EndToEndTests", dependencies: ["chekt-bridge"]),
     ],

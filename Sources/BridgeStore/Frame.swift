@@ -3,7 +3,8 @@
 /// ```
 /// offset size
 ///  0     3    magic FF 43 42 ("\xFFCB"): 0xFF never occurs in UTF-8, so never inside a JSON payload
-///  3     1    kind  'H' journal header, 'E' event, 'F' seq floor, 'D' delivery mark, 'S' snapshot
+///  3     1    kind  'H' journal header, 'E' event, 'F' seq floor, 'D' delivery mark, 'S' snapshot,
+///                   'L' command ledger entry, 'X' dead letter
 ///  4     4    payload length, u32 little-endian
 ///  8     8    seq, i64 little-endian (event seq; the floor for 'H'/'F'; the mark for 'D')
 /// 16     4    CRC-32C (u32 little-endian) of bytes 3..<16 followed by the payload
@@ -18,6 +19,8 @@ enum Frame {
     /// What a record is.
     enum Kind: UInt8 {
         case header = 0x48, event = 0x45, seqFloor = 0x46, delivered = 0x44, snapshot = 0x53
+        /// 'L' a command-ledger entry, 'X' a dead-lettered event (`RecordLog` files).
+        case ledger = 0x4C, deadLetter = 0x58
     }
 
     /// The largest event payload the journal accepts: one event must fit one upload

@@ -1,5 +1,6 @@
 // chekt-bridge-bench: prints the figures of docs/benchmarks.md. Build in release mode:
 //   swift run -c release chekt-bridge-bench [journal|latency|coldstart|idle|all]
+import BridgeSystem
 import BridgeAgent
 import BridgeCore
 import BridgeHardware
@@ -109,6 +110,7 @@ func benchJournal() throws {
 // MARK: latency (in process: the real runtime, simulated board, real journal)
 
 func benchLatency(samples: Int) async throws {
+    Log.enabled = false
     let site = try ConfigLoader.loadSite(path: demoConfig)
     let stateDir = tempDir("latency")
     let journal = try Journal(directory: stateDir + "/journal", maxBytes: 64 << 20)

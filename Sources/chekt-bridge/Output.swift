@@ -1,3 +1,4 @@
+import BridgeSystem
 import BridgeAgent
 import BridgeCore
 import Glibc

@@ -1,6 +1,7 @@
 import BridgeCore
 import BridgeHardware
 import BridgeStore
+import BridgeSystem
 import Glibc
 import Synchronization
 import Testing

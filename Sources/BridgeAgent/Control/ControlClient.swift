@@ -1,3 +1,4 @@
+import BridgeSystem
 import BridgeCore
 import Glibc
 

@@ -1,3 +1,4 @@
+import BridgeSystem
 import Glibc
 
 /// Unix stream sockets: the few calls the control server and client make, errno mapped here.

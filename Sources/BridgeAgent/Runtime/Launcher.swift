@@ -1,6 +1,8 @@
+import BridgeSystem
 import BridgeCore
 import BridgeHardware
 import BridgeStore
+import BridgeUplink
 import FoundationEssentials
 import Glibc
 
@@ -29,10 +31,6 @@ public enum Launcher {
             Log.error("the configuration has \(error.issues.count) problem(s); nothing was started:\n\(error)")
             return 2
         }
-        if site.config.upstream != nil {
-            Log.error("\(args.configPath): upstream: this build has no platform link yet; remove \"upstream\" to run in local mode")
-            return 2
-        }
         guard args.simulate else {
             Log.error("this build drives the simulated board only: add --simulate (the libgpiod and libmodbus backends come with the real-hardware release)")
             return 2
@@ -47,6 +45,30 @@ public enum Launcher {
             return 2
         }
         for problem in journal.recovery.problems { Log.warning("journal: \(problem)") }
+
+        var uplink: Uplink?
+        if let upstream = site.config.upstream {
+            let url: String
+            switch UpstreamURL.validate(upstream.url) {
+            case .success(let u): url = u
+            case .failure(let e):
+                Log.error("\(args.configPath): upstream.url: \(e)")
+                journal.close()
+                return 2
+            }
+            AgentIdentity.version = AgentVersion.string
+            var environment: [String: String] = [:]
+            if let dir = getenv("CREDENTIALS_DIRECTORY") { environment["CREDENTIALS_DIRECTORY"] = String(cString: dir) }
+            do {
+                uplink = try Uplink(config: .init(bridgeID: site.config.bridge.id, baseURL: url, credentialsPath: upstream.credentials,
+                                                  heartbeatS: upstream.heartbeatS, caFile: upstream.caFile, stateDir: stateDir,
+                                                  environment: environment), journal: journal)
+            } catch {
+                Log.error("cannot start the platform link: \(error)")
+                journal.close()
+                return 2
+            }
+        }
 
         let snapshot = SnapshotFile(path: stateDir + "/state.snapshot")
         var restored: PersistedState?
@@ -67,17 +89,22 @@ public enum Launcher {
             journal.close()
             return 1
         }
-        Signals.startWatcher(readEnd: signalPipe) { signal in
+        runtime.uplink = uplink
+        Signals.startWatcher(readEnd: signalPipe) { [uplink] signal in
             if signal == SIGHUP {
-                Log.info("SIGHUP: nothing to re-read in local mode")
+                Log.info("SIGHUP: " + (uplink?.reloadCredentials() ?? "nothing to re-read in local mode"))
             } else {
                 runtime.post(.signal(signal))
             }
         }
         server.start()
-        Log.info("chekt-bridge \(AgentVersion.string): bridge \(site.config.bridge.id), board \(site.board.name) (simulated), state \(stateDir), socket \(args.socketPath), local mode")
+        Log.info("chekt-bridge \(AgentVersion.string): bridge \(site.config.bridge.id), board \(site.board.name) (simulated), state \(stateDir), socket \(args.socketPath), " + (site.config.upstream.map { "upstream \($0.url)" } ?? "local mode"))
 
-        let code = await runtime.run(onReady: { SystemdNotify.send("READY=1") })
+        let code = await runtime.run(onReady: { [uplink] in
+            uplink?.start(host: runtime)
+            SystemdNotify.send("READY=1")
+        })
+        uplink?.stop()
         server.remove()
         journal.close()
         Log.info("stopped")

@@ -1,6 +1,8 @@
+import BridgeSystem
 import BridgeCore
 import BridgeHardware
 import BridgeStore
+import BridgeUplink
 import FoundationEssentials
 
 /// What reaches the runtime loop, from the hardware, the control socket, the timer and the signal thread.
@@ -8,6 +10,10 @@ public enum RuntimeMessage: Sendable {
     case hardware(HardwareEvent)
     /// A control-socket operation needing the engine; `reply` is called once, after anything it recorded is durable.
     case control(ControlOperation, uid: UInt32?, reply: @Sendable (JSONObject) -> Void)
+    /// A platform command's request (from the uplink); `reply` gets the result once its events are durable.
+    case command(Request, Origin, reply: @Sendable (RequestResult) -> Void)
+    /// protocol.md's state snapshot, for `PUT /state`.
+    case stateSnapshot(reply: @Sendable (JSONObject) -> Void)
     case tick
     case signal(Int32)
 }
@@ -58,7 +64,9 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     private let monoAnchor: C.Instant
     private var timer: (deadline: Millis, task: Task<Void, Never>)?
     private var nextTicket: Ticket = 1
-    private var pending: [Ticket: @Sendable (JSONObject) -> Void] = [:]
+    private var pending: [Ticket: @Sendable (RequestResult) -> Void] = [:]
+    /// The platform link, when `upstream` is configured (set before `run`).
+    public var uplink: Uplink?
     private var unrecorded: [EventDraft] = []
     private var snapshotDirty = false
     private var stopping = false
@@ -83,11 +91,18 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     /// Posts a message to the loop; safe from any thread.
     public func post(_ message: RuntimeMessage) { continuation.yield(message) }
 
-    /// Milliseconds in the core's time base.
-    func now() -> Millis {
+    /// Milliseconds in the core's time base: the whole milliseconds that have passed, never less than a time
+    /// already handed to the engine. `roundedUp` is for input changes: a debounce then ends no earlier than
+    /// `debounce_ms` after the real change, so a pulse a fraction of a millisecond too short never counts.
+    func now(roundedUp: Bool = false) -> Millis {
         let elapsed = monoAnchor.duration(to: clock.now)
-        return wallAnchor + elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+        let (seconds, attoseconds) = elapsed.components
+        var ms = wallAnchor + seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        if roundedUp && attoseconds % 1_000_000_000_000_000 > 0 { ms += 1 }
+        lastNow = max(lastNow, ms)
+        return lastNow
     }
+    private var lastNow: Millis = 0
 
     public var startedAt: Millis { wallAnchor }
 
@@ -137,6 +152,7 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
         let t = now()
         switch message {
         case .hardware(.input(let id, let active)):
+            let t = now(roundedUp: true)
             carryOut(engine.inputChanged(id, active: active, now: t), now: t)
             feed.bump()
         case .hardware(.device(let id, let outcome)):
@@ -149,6 +165,12 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
             stopping = true
         case .control(let operation, let uid, let reply):
             control(operation, uid: uid, reply: reply, now: t)
+        case .command(let request, let origin, let reply):
+            submit(request, origin: origin, now: t, reply: reply)
+        case .stateSnapshot(let reply):
+            var report = statusReport(now: t)
+            for localOnly in ["inputs", "bridge", "upstream"] { report.removeValue(forKey: localOnly) }
+            reply(report)
         }
     }
 
@@ -160,10 +182,7 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
             reply(["ok": true, "inputs": .array(inputsReport(now: t))])
         case .request(let request):
             Log.info("uid \(uid.map(String.init) ?? "?") asks: \(describe(request))")
-            let ticket = nextTicket
-            nextTicket += 1
-            pending[ticket] = reply
-            carryOut(engine.submit(request, origin: .technician, ticket: ticket, now: t), now: t)
+            submit(request, origin: .technician, now: t) { result in reply(["ok": true, "result": .object(result.json)]) }
         case .simInput(let id, let active):
             guard let simulation else { return reply(notSimulated) }
             do {
@@ -177,6 +196,13 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
                 reply(["ok": true])
             } catch { reply(failure("unknown_target", error.message, exit: 2)) }
         }
+    }
+
+    private func submit(_ request: Request, origin: Origin, now t: Millis, reply: @escaping @Sendable (RequestResult) -> Void) {
+        let ticket = nextTicket
+        nextTicket += 1
+        pending[ticket] = reply
+        carryOut(engine.submit(request, origin: origin, ticket: ticket, now: t), now: t)
     }
 
     private var notSimulated: JSONObject {
@@ -207,6 +233,7 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
                 unrecorded.removeAll()
                 for event in events { Log.info(EventLine.format(event)) }
                 feed.bump()
+                uplink?.eventsRecorded()
             } catch {
                 // Kept in memory and retried with the next step: an event is never dropped for a full disk.
                 Log.error("cannot record \(unrecorded.count) event(s), will retry: \(error)")
@@ -225,7 +252,7 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
             if let hardwareFailure, result.status == .succeeded {
                 result = .failed("hardware_error", hardwareFailure)
             }
-            pending.removeValue(forKey: ticket)?(["ok": true, "result": .object(result.json)])
+            pending.removeValue(forKey: ticket)?(result)
         }
     }
 
@@ -237,7 +264,8 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
         guard let wanted else { return }
         let instant = monoAnchor.advanced(by: .milliseconds(wanted - wallAnchor))
         let task = Task(executorPreference: executor) { [clock, continuation] in
-            do { try await clock.sleep(until: instant, tolerance: nil) } catch { return }
+            // No tolerance: a deadline is a debounce end or a pulse end, and late is wrong.
+            do { try await clock.sleep(until: instant, tolerance: .zero) } catch { return }
             continuation.yield(.tick)
         }
         timer = (wanted, task)
@@ -252,15 +280,15 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
             "version": .string(AgentVersion.string), "started_at": .string(Timestamp.rfc3339(wallAnchor)),
             "uptime_s": .int((t - wallAnchor) / 1000), "simulated": .bool(options.simulated),
         ]
-        report["clock_offset_ms"] = .int(0)
+        report["clock_offset_ms"] = .int(uplink?.clockOffsetMs ?? 0)
         report["outbox"] = [
             "pending": .int(Int64(stats.pending)),
             "oldest_age_s": .int(stats.oldestPendingAt.map { max(0, (t - $0) / 1000) } ?? 0),
-            "dead_lettered": .int(0),
+            "dead_lettered": .int(Int64(uplink?.deadLettered ?? 0)),
             "dropped": .int(Int64(stats.dropped)),
             "last_seq": .int(journal.lastSeq),
         ]
-        report["upstream"] = ["mode": "local", "connected": false]
+        report["upstream"] = .object(uplink?.report() ?? ["mode": "local", "connected": false])
         report["bridge"] = [
             "id": .string(site.config.bridge.id), "board": .string(site.board.name),
             "config": .string(options.configPath), "state_dir": .string(options.stateDir),
@@ -304,5 +332,15 @@ enum AlarmID {
         let n = g.next() as UInt64
         let hex = String(n, radix: 16)
         return "alm_" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+extension Runtime: UplinkHost {
+    public func execute(_ request: Request, origin: Origin, completion: @escaping @Sendable (RequestResult) -> Void) {
+        post(.command(request, origin, reply: completion))
+    }
+
+    public func stateSnapshot(completion: @escaping @Sendable (JSONObject) -> Void) {
+        post(.stateSnapshot(reply: completion))
     }
 }

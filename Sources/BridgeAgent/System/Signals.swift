@@ -1,3 +1,4 @@
+import BridgeSystem
 import Glibc
 
 /// SIGTERM, SIGINT and SIGHUP, delivered to the runtime loop as messages.

@@ -29,18 +29,19 @@ public final class ChangeFeed: @unchecked Sendable {
 }
 
 /// A value handed from one thread to another, once.
-final class OneShot<T: Sendable>: @unchecked Sendable {
+public final class OneShot<T: Sendable>: @unchecked Sendable {
+    public init() {}
     private let condition = Condition()
     private var value: T?
 
-    func fulfil(_ v: T) {
+    public func fulfil(_ v: T) {
         condition.lock()
         if value == nil { value = v }
         condition.broadcast()
         condition.unlock()
     }
 
-    func wait() -> T {
+    public func wait() -> T {
         condition.lock(); defer { condition.unlock() }
         while value == nil { condition.wait() }
         return value!

@@ -1,0 +1,72 @@
+import Glibc
+
+/// A small append-only file of checksummed JSON records of one kind, each fdatasync'd before `append` returns.
+///
+/// For the command ledger and the dead-letter file: few records, each of which must survive a power cut.
+/// Opening reads every record; damaged bytes are skipped and reported (never fatal), and a torn tail is cut off
+/// so the next append starts on a record boundary. `rewrite` replaces the whole file atomically (retention).
+/// Not thread-safe: one owner.
+public final class RecordLog {
+    public let path: String
+    let kind: Frame.Kind
+    private var fd: Int32
+    private var size: Int
+    /// What opening found wrong, one line each, for the log.
+    public private(set) var problems: [String] = []
+
+    private init(path: String, kind: Frame.Kind, fd: Int32, size: Int, problems: [String]) {
+        self.path = path; self.kind = kind; self.fd = fd; self.size = size; self.problems = problems
+    }
+
+    deinit { Syscall.close(fd) }
+
+    /// Opens or creates the log; returns it with the payloads of its verified records, oldest first.
+    static func open(path: String, kind: Frame.Kind) throws(StoreError) -> (RecordLog, [[UInt8]]) {
+        let existed = Syscall.exists(path)
+        let fd = try Syscall.open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o640)
+        if !existed { try Syscall.fsyncDirectory(Syscall.parentDirectory(of: path)) }
+        let file = OpenFile(fd: Glibc.dup(fd), path: path)
+        let end = try Syscall.fileSize(fd, path: path)
+        var scanner = FrameScanner(file: file, from: 0, to: end, maxPayload: Frame.maxFilePayload, payloadKinds: [kind])
+        var payloads: [[UInt8]] = []
+        var problems: [String] = []
+        var goodEnd = 0
+        while let item = try scanner.next() {
+            switch item {
+            case .record(let k, _, let offset, let size, let payload):
+                if k == kind, let payload { payloads.append(Array(payload)) }
+                goodEnd = offset + size
+            case .damaged(let offset, let length, let reason):
+                problems.append("\(path): \(length) damaged byte(s) at offset \(offset) skipped (\(reason))")
+            }
+        }
+        if goodEnd < end {
+            // A torn tail: cut it so the next record starts on a boundary (what was there never completed its fsync).
+            try Syscall.ftruncate(fd, goodEnd, path: path)
+            try Syscall.fdatasync(fd, path: path)
+        }
+        return (RecordLog(path: path, kind: kind, fd: fd, size: goodEnd, problems: problems), payloads)
+    }
+
+    /// Appends one record; returns once it is on disk.
+    public func append(_ payload: [UInt8]) throws(StoreError) {
+        let bytes = Frame.encode(kind: kind, seq: 0, payload: payload)
+        try Syscall.pwriteAll(fd, bytes, at: size, path: path)
+        try Syscall.fdatasync(fd, path: path)
+        size += bytes.count
+    }
+
+    /// The file's size in bytes.
+    public var byteCount: Int { size }
+
+    /// Replaces the whole file with `payloads`, atomically.
+    public func rewrite(_ payloads: [[UInt8]]) throws(StoreError) {
+        var bytes: [UInt8] = []
+        for p in payloads { Frame.append(kind: kind, seq: 0, payload: p, to: &bytes) }
+        try AtomicFile.write(bytes, to: path)
+        let newFD = try Syscall.open(path, O_RDWR | O_CLOEXEC)
+        Syscall.close(fd)
+        fd = newFD
+        size = bytes.count
+    }
+}

@@ -1,0 +1,215 @@
+import BridgeCore
+import BridgeStore
+import BridgeSystem
+
+/// Commands: the long-poll, signature and expiry checks, scopes, the ledger, execution, results (protocol.md, Commands).
+extension Uplink {
+    static let pollWaitS = 25
+
+    /// The scope each command type needs.
+    static let requiredScope: [String: String] = [
+        "partition.arm": "sites:write", "partition.disarm": "sites:write",
+        "zone.bypass": "sites:write", "zone.unbypass": "sites:write",
+        "relay.activate": "devices:write", "relay.deactivate": "devices:write",
+        "state.sync": "devices:read",
+    ]
+
+    func commandLoop() {
+        guard let client = makeClient(timeoutMs: (Self.pollWaitS + 15) * 1000) else { return }
+        var attempt = 0
+        var retriedAuth = false
+        while !isStopping {
+            lock.lock(); let cursor = self.cursor; lock.unlock()
+            var path = "/bridges/\(config.bridgeID)/commands?wait=\(Self.pollWaitS)"
+            if let cursor { path += "&cursor=" + Self.percentEncode(cursor) }
+            var retryAfterMs: Int?
+            switch send(client, method: "GET", path: path, body: []) {
+            case .failed:
+                setConnected(false)
+            case .response(let response):
+                setConnected(true)
+                lock.lock(); lastPollAt = Posix.wallMillis(); lock.unlock()
+                switch response.status {
+                case 200:
+                    markHealthy()
+                    retriedAuth = false
+                    if handle(response) { attempt = 0; continue }
+                case 401:
+                    if unauthorized("GET commands", alreadyRetried: retriedAuth) { retriedAuth = true; continue }
+                default:
+                    noteError("GET commands: HTTP \(response.status)")
+                    retryAfterMs = Backoff.retryAfterMs(response.header("retry-after"), now: Posix.wallMillis())
+                }
+            }
+            attempt += 1
+            lock.lock(); let capMs = authFailed ? 300_000 : 30_000; lock.unlock()
+            guard pause(ms: nextBackoff(attempt: attempt, retryAfterMs: retryAfterMs, capMs: capMs)) else { return }
+        }
+    }
+
+    /// Handles one 200 answer. False when it was refused (bad signature or body): the caller backs off a little.
+    func handle(_ response: HTTPResponse) -> Bool {
+        lock.lock()
+        let secret = credentials.signingSecretBytes
+        let platformSeconds = clock.platformNow(local: Posix.wallMillis()) / 1000
+        lock.unlock()
+        let check = Signature.verify(header: response.header(Signature.headerName.lowercased()), body: response.body,
+                                     secrets: [secret], platformNowSeconds: platformSeconds)
+        let parsed = try? JSONValue.decode(response.body)
+        guard check.isValid else {
+            // Nothing in it is executed; every command id it names is answered rejected/bad_signature.
+            let ids = (parsed?["commands"]?.arrayValue ?? []).compactMap { $0["id"]?.stringValue }
+            noteError("a command response failed its signature check (\(check)); \(ids.count) command(s) in it rejected, none executed")
+            for id in ids { refuseUnverified(id) }
+            return false
+        }
+        guard let commands = parsed?["commands"]?.arrayValue, let next = parsed?["cursor"]?.stringValue else {
+            noteError("a command response without \"commands\" and \"cursor\"; ignored")
+            return false
+        }
+        for command in commands { receive(command) }
+        // The cursor moves only once every command it covers is in the ledger.
+        do {
+            try AtomicFile.write(Array(next.utf8), to: cursorPath)
+            lock.lock(); cursor = next; lock.unlock()
+        } catch {
+            noteError("cannot persist the command cursor: \(error)")
+        }
+        return true
+    }
+
+    private func refuseUnverified(_ id: String) {
+        lock.lock(); let known = ledger.entry(id) != nil; lock.unlock()
+        guard !known else { return }  // a genuine command with this id is already handled: leave its result alone
+        do {
+            lock.lock(); defer { lock.unlock() }
+            try ledger.recordReceived(id, now: Posix.wallMillis())
+        } catch {
+            noteError("command ledger: \(error)")
+            return
+        }
+        finish(id, .rejected("bad_signature", "the response carrying this command failed its signature check; not executed"))
+    }
+
+    /// One verified command: at most once, checked, executed, answered.
+    func receive(_ command: JSONValue) {
+        guard let id = command["id"]?.stringValue, !id.isEmpty else {
+            Log.warning("upstream: a command without an id was ignored")
+            return
+        }
+        lock.lock()
+        let existing = ledger.entry(id)
+        if existing == nil {
+            do { try ledger.recordReceived(id, now: Posix.wallMillis()) } catch {
+                lock.unlock()
+                noteError("command ledger: \(error); command \(id) not executed")
+                return
+            }
+            commandsReceived += 1
+        }
+        let platformNow = clock.platformNow(local: Posix.wallMillis())
+        lock.unlock()
+        if let existing {
+            // Already seen: never executed again. A stored result is re-sent; one still executing answers when done.
+            if let result = existing.result {
+                Log.info("upstream: command \(id) repeated; re-sending its result")
+                enqueueResult(id, body: result)
+            }
+            return
+        }
+        let type = command["type"]?.stringValue ?? ""
+        let params = command["params"]?.objectValue ?? [:]
+        guard let scope = Self.requiredScope[type] else {
+            return finish(id, .rejected("unsupported_command",
+                "unsupported command type \"\(type)\" (supported: \(Self.requiredScope.keys.sorted().joined(separator: ", ")))"))
+        }
+        let scopes = (command["issued_by"]?["scopes"]?.arrayValue ?? []).compactMap(\.stringValue)
+        guard scopes.contains(scope) else {
+            return finish(id, .rejected("missing_scope", "\(type) needs the scope \(scope); the app has \(scopes.isEmpty ? "none" : scopes.joined(separator: ", "))"))
+        }
+        if let expires = command["expires_at"]?.stringValue.flatMap(Timestamp.parse), expires < platformNow {
+            return finish(id, RequestResult(status: .expired, code: "expired",
+                message: "expired at \(Timestamp.rfc3339(expires)); it arrived at \(Timestamp.rfc3339(platformNow)) platform time"))
+        }
+        if type == "state.sync" {
+            requestState()
+            return finish(id, .succeeded("state sent"))
+        }
+        let request: Request
+        switch Request.parse(type: type, params: params) {
+        case .success(let r): request = r
+        case .failure(let e): return finish(id, e.result)
+        }
+        guard let host else { return finish(id, .failed("busy", "the agent is stopping")) }
+        Log.info("upstream: command \(id) \(type) from \(command["issued_by"]?["app"]?.stringValue ?? "?")")
+        host.execute(request, origin: Origin(source: .command, commandID: id)) { [self] result in
+            finish(id, result)
+        }
+    }
+
+    /// Records a command's result: first in the outbox (durable, to be delivered), then in the ledger.
+    func finish(_ id: String, _ result: RequestResult) {
+        var body = result.json
+        body["completed_at"] = .string(Timestamp.rfc3339(platformNow()))
+        enqueueResult(id, body: body)
+        lock.lock(); defer { lock.unlock() }
+        do { try ledger.recordResult(id, result: body, now: Posix.wallMillis()) } catch {
+            Log.error("command ledger: cannot record the result of \(id): \(error)")
+        }
+    }
+
+    /// Puts a result in the outbox as a `command.result` record.
+    func enqueueResult(_ id: String, body: JSONObject) {
+        var data = body
+        data["command_id"] = .string(id)
+        do {
+            _ = try journal.append([EventDraft(type: EventType.commandResult.rawValue, occurredAt: Posix.wallMillis(), data: data)])
+        } catch {
+            Log.error("cannot record the result of command \(id): \(error)")
+        }
+        eventsRecorded()
+    }
+
+    /// At start: a command recorded as received but with no result was cut off by a crash or power cut.
+    /// It is not executed again; unless its result already reached the outbox, it is answered `failed`.
+    func answerInterruptedCommands() {
+        lock.lock()
+        let open = ledger.openEntries()
+        lock.unlock()
+        guard !open.isEmpty else { return }
+        var queued: [String: JSONObject] = [:]
+        var after = journal.deliveredThrough
+        while let page = try? journal.events(after: after, limit: 500), !page.isEmpty {
+            for e in page where e.type == EventType.commandResult.rawValue {
+                if let id = e.data["command_id"]?.stringValue { queued[id] = e.data }
+            }
+            after = page.last!.seq
+        }
+        for id in open {
+            if var body = queued[id] {
+                body.removeValue(forKey: "command_id")
+                lock.lock()
+                try? ledger.recordResult(id, result: body, now: Posix.wallMillis())
+                lock.unlock()
+            } else {
+                Log.warning("upstream: command \(id) was interrupted by a restart; it is not executed again")
+                finish(id, .failed("hardware_error", "the agent restarted while executing this command; it was not repeated, and may or may not have taken effect: check the state"))
+            }
+        }
+    }
+
+    static func percentEncode(_ s: String) -> String {
+        var out = ""
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+                out.append(Character(Unicode.Scalar(b)))
+            default:
+                let hex = Array("0123456789ABCDEF")
+                out += "%\(hex[Int(b >> 4)])\(hex[Int(b & 15)])"
+            }
+        }
+        return out
+    }
+}

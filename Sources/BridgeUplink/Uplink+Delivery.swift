@@ -1,0 +1,174 @@
+import BridgeCore
+import BridgeStore
+import BridgeSystem
+
+/// Event delivery: the journal's undelivered events, in seq order, one request in flight (protocol.md, Events).
+extension Uplink {
+    static let maxBatchEvents = 100
+    static let maxBatchBytes = 256 * 1024
+
+    enum Step: Equatable {
+        case progress
+        case retry(retryAfterMs: Int?)
+    }
+
+    func deliveryLoop() {
+        guard let client = makeClient(timeoutMs: 30_000) else { return }
+        var attempt = 0
+        while !isStopping {
+            let pending: [Event]
+            do {
+                pending = try journal.events(after: journal.deliveredThrough, limit: Self.maxBatchEvents)
+            } catch {
+                noteError("cannot read the outbox: \(error)")
+                guard pause(ms: 5000) else { return }
+                continue
+            }
+            if pending.isEmpty {
+                // Woken by new events; the timeout only guards against a missed wake-up.
+                guard pause(ms: 5000, wake: { self.takeDeliveryWake() }) else { return }
+                continue
+            }
+            let step = pending[0].type == EventType.commandResult.rawValue
+                ? postResult(pending[0], client: client)
+                : postEvents(batch(pending), client: client, retriedAuth: false)
+            switch step {
+            case .progress:
+                attempt = 0
+            case .retry(let retryAfterMs):
+                attempt += 1
+                lock.lock(); let capMs = authFailed ? 300_000 : 30_000; lock.unlock()
+                guard pause(ms: nextBackoff(attempt: attempt, retryAfterMs: retryAfterMs, capMs: capMs)) else { return }
+            }
+        }
+    }
+
+    private func takeDeliveryWake() -> Bool {
+        // Called with the lock held (from `pause`).
+        defer { deliveryWake = false }
+        return deliveryWake
+    }
+
+    /// The longest run of ordinary events from the head that fits one request (≤ 100 events, ≤ 256 KiB).
+    func batch(_ pending: [Event]) -> [Event] {
+        var out: [Event] = []
+        var bytes = 16  // {"events":[]}
+        for event in pending {
+            guard event.type != EventType.commandResult.rawValue else { break }
+            let size = event.json.encoded().count + 1
+            if !out.isEmpty && bytes + size > Self.maxBatchBytes { break }
+            out.append(event)
+            bytes += size
+        }
+        return out
+    }
+
+    /// POSTs a batch; splits a refused multi-event batch to find the event the platform refuses.
+    func postEvents(_ events: [Event], client: HTTPClient, retriedAuth: Bool) -> Step {
+        let body = JSONValue.object(["events": .array(events.map(\.json))]).encoded()
+        let path = "/bridges/\(config.bridgeID)/events"
+        guard case .response(let response) = send(client, method: "POST", path: path, body: body) else {
+            setConnected(false)
+            return .retry(retryAfterMs: nil)
+        }
+        setConnected(true)
+        switch response.status {
+        case 200...299:
+            markHealthy()
+            var rejected: [String: (String, String)] = [:]
+            if let answer = try? JSONValue.decode(response.body), let list = answer["rejected"]?.arrayValue {
+                for item in list {
+                    if let id = item["id"]?.stringValue {
+                        rejected[id] = (item["code"]?.stringValue ?? "rejected", item["message"]?.stringValue ?? "")
+                    }
+                }
+            }
+            for event in events {
+                if let (code, message) = rejected[event.id] { deadLetter(event, code: code, message: message) }
+            }
+            return markDelivered(events)
+        case 401:
+            if unauthorized("POST events", alreadyRetried: retriedAuth) {
+                return postEvents(events, client: client, retriedAuth: true)
+            }
+            return .retry(retryAfterMs: nil)
+        case 400, 413, 422:
+            let reason = "HTTP \(response.status): \(String(decoding: response.body.prefix(300), as: UTF8.self))"
+            guard events.count > 1 else {
+                deadLetter(events[0], code: "http_\(response.status)", message: reason)
+                return markDelivered(events)
+            }
+            Log.warning("upstream: a batch of \(events.count) events was refused (\(reason)); splitting it to find the event the platform refuses")
+            let half = events.count / 2
+            for part in [Array(events[..<half]), Array(events[half...])] {
+                let step = postEvents(part, client: client, retriedAuth: retriedAuth)
+                if step != .progress { return step }
+            }
+            return .progress
+        default:
+            // 408, 429, 5xx, and anything unexpected: keep the batch, back off, honour Retry-After.
+            noteError("POST events: HTTP \(response.status)")
+            return .retry(retryAfterMs: Backoff.retryAfterMs(response.header("retry-after"), now: Posix.wallMillis()))
+        }
+    }
+
+    /// POSTs one command result (`command.result` record of the outbox) to `/commands/{id}/result`.
+    func postResult(_ event: Event, client: HTTPClient, retriedAuth: Bool = false) -> Step {
+        guard let id = event.data["command_id"]?.stringValue else {
+            deadLetter(event, code: "malformed_result", message: "a command.result record without command_id")
+            return markDelivered([event])
+        }
+        var body = event.data
+        body.removeValue(forKey: "command_id")
+        let path = "/bridges/\(config.bridgeID)/commands/\(id)/result"
+        guard case .response(let response) = send(client, method: "POST", path: path, body: JSONValue.object(body).encoded()) else {
+            setConnected(false)
+            return .retry(retryAfterMs: nil)
+        }
+        setConnected(true)
+        switch response.status {
+        case 200...299:
+            markHealthy()
+            return markDelivered([event])
+        case 401:
+            if unauthorized("POST result", alreadyRetried: retriedAuth) { return postResult(event, client: client, retriedAuth: true) }
+            return .retry(retryAfterMs: nil)
+        case 400, 404, 409, 413, 422:
+            deadLetter(event, code: "http_\(response.status)", message: String(decoding: response.body.prefix(300), as: UTF8.self))
+            return markDelivered([event])
+        default:
+            noteError("POST result \(id): HTTP \(response.status)")
+            return .retry(retryAfterMs: Backoff.retryAfterMs(response.header("retry-after"), now: Posix.wallMillis()))
+        }
+    }
+
+    private func markDelivered(_ events: [Event]) -> Step {
+        guard let last = events.last else { return .progress }
+        do {
+            try journal.markDelivered(through: last.seq)
+        } catch {
+            noteError("cannot persist delivery progress: \(error)")
+            return .retry(retryAfterMs: nil)
+        }
+        lock.lock(); delivered += events.count; lock.unlock()
+        return .progress
+    }
+
+    private func deadLetter(_ event: Event, code: String, message: String) {
+        lock.lock(); defer { lock.unlock() }
+        do {
+            try deadLetters.add(event, code: code, message: message, at: Posix.wallMillis())
+            Log.warning("upstream: event #\(event.seq) \(event.type) \(event.id) refused by the platform (\(code): \(message)); kept in \(deadLetters.path)")
+        } catch {
+            Log.error("upstream: cannot write the dead-letter file: \(error)")
+        }
+    }
+
+    func setConnected(_ value: Bool) {
+        lock.lock()
+        let reconnected = value && !connected
+        connected = value
+        if reconnected { stateRequested = true; lock.broadcast() }
+        lock.unlock()
+    }
+}

@@ -1,0 +1,52 @@
+import BridgeCore
+import BridgeSystem
+
+/// State snapshots: at start, after every reconnect, on `state.sync`, and every `heartbeat_s` (protocol.md).
+/// A snapshot is never queued behind events: it has its own thread and connection, and only the newest matters.
+extension Uplink {
+    func stateLoop() {
+        guard let client = makeClient(timeoutMs: 15_000) else { return }
+        var attempt = 0
+        var nextHeartbeat = Posix.monotonicMillis()
+        while !isStopping {
+            let wait = max(0, nextHeartbeat - Posix.monotonicMillis())
+            guard pause(ms: Int(wait), wake: { self.stateRequested }) else { return }
+            lock.lock(); stateRequested = false; lock.unlock()
+            guard let host else { return }
+            let snapshot = OneShot<JSONObject>()
+            host.stateSnapshot { snapshot.fulfil($0) }
+            let body = JSONValue.object(snapshot.wait()).encoded()
+            var retriedAuth = false
+            var retryAfterMs: Int?
+            var sent = false
+            while true {
+                guard case .response(let response) = send(client, method: "PUT", path: "/bridges/\(config.bridgeID)/state", body: body) else {
+                    setConnected(false)
+                    break
+                }
+                setConnected(true)
+                if (200...299).contains(response.status) {
+                    markHealthy()
+                    sent = true
+                } else if response.status == 401, unauthorized("PUT state", alreadyRetried: retriedAuth) {
+                    retriedAuth = true
+                    continue
+                } else if response.status != 401 {
+                    noteError("PUT state: HTTP \(response.status)")
+                    retryAfterMs = Backoff.retryAfterMs(response.header("retry-after"), now: Posix.wallMillis())
+                }
+                break
+            }
+            if sent {
+                attempt = 0
+                lock.lock(); lastHeartbeatAt = Posix.wallMillis(); lock.unlock()
+                nextHeartbeat = Posix.monotonicMillis() + Int64(config.heartbeatS) * 1000
+            } else {
+                // Retry with a fresh snapshot after a back-off (the newest state is the only one worth sending).
+                attempt += 1
+                lock.lock(); let capMs = authFailed ? 300_000 : 30_000; lock.unlock()
+                nextHeartbeat = Posix.monotonicMillis() + Int64(nextBackoff(attempt: attempt, retryAfterMs: retryAfterMs, capMs: capMs))
+            }
+        }
+    }
+}

@@ -1,0 +1,265 @@
+import BridgeCore
+import BridgeStore
+import BridgeSystem
+import FoundationEssentials
+import Glibc
+
+/// What the uplink needs of the running agent: executing platform commands and reading its state.
+public protocol UplinkHost: AnyObject, Sendable {
+    /// Executes a request on the runtime loop; `completion` is called once, after the events it caused are durable.
+    func execute(_ request: Request, origin: Origin, completion: @escaping @Sendable (RequestResult) -> Void)
+    /// The state snapshot of protocol.md (`PUT /state` body), built on the runtime loop.
+    func stateSnapshot(completion: @escaping @Sendable (JSONObject) -> Void)
+}
+
+/// The platform link (protocol.md): event delivery from the journal, the command long-poll, state and heartbeat.
+///
+/// Three threads, each with its own libcurl handle, so none waits behind another: delivery (the outbox, in seq
+/// order, one batch in flight), commands (one long-poll always open), and state (snapshots, never queued behind
+/// events). Blocking transfers never run on the Swift concurrency pool. Shared state is behind one lock.
+public final class Uplink: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        public var bridgeID: String
+        /// Already validated (`UpstreamURL`), without a trailing slash.
+        public var baseURL: String
+        public var credentialsPath: String
+        public var heartbeatS: Int
+        public var caFile: String?
+        public var stateDir: String
+        public var environment: [String: String]
+        public init(bridgeID: String, baseURL: String, credentialsPath: String, heartbeatS: Int, caFile: String?,
+                    stateDir: String, environment: [String: String]) {
+            self.bridgeID = bridgeID; self.baseURL = baseURL; self.credentialsPath = credentialsPath
+            self.heartbeatS = heartbeatS; self.caFile = caFile; self.stateDir = stateDir; self.environment = environment
+        }
+    }
+
+    /// Why the uplink cannot start (exit 2): bad URL, credentials refused, state files unusable.
+    public struct StartError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    let config: Configuration
+    let journal: Journal
+    weak var host: (any UplinkHost)?
+    let lock = Condition()
+    let backoff = Backoff()
+    let ledger: CommandLedger
+    let deadLetters: DeadLetterFile
+    let cursorPath: String
+
+    // Guarded by `lock`.
+    var credentials: Credentials
+    var clock = ClockOffset()
+    var rng: SplitMix64
+    var stopping = false
+    var deliveryWake = false
+    var stateRequested = true
+    var connected = false
+    var authFailed = false
+    var lastError: String?
+    var lastErrorAt: Int64?
+    var lastHeartbeatAt: Int64?
+    var lastPollAt: Int64?
+    var cursor: String?
+    var delivered: Int = 0
+    var commandsReceived: Int = 0
+
+    public init(config: Configuration, journal: Journal) throws(StartError) {
+        self.config = config
+        self.journal = journal
+        do {
+            (credentials, _) = try Credentials.load(path: config.credentialsPath, environment: config.environment)
+        } catch {
+            throw StartError(description: "credentials: \(error)")
+        }
+        do {
+            ledger = try CommandLedger(directory: config.stateDir, now: Posix.wallMillis())
+            deadLetters = try DeadLetterFile(directory: config.stateDir)
+        } catch {
+            throw StartError(description: "cannot open the command ledger or dead-letter file: \(error)")
+        }
+        cursorPath = config.stateDir + "/commands.cursor"
+        do {
+            if let bytes = try AtomicFile.read(cursorPath), let text = String(validating: bytes, as: UTF8.self), !text.isEmpty {
+                cursor = text
+            }
+        } catch {
+            throw StartError(description: "cannot read \(cursorPath): \(error)")
+        }
+        var system = SystemRandomNumberGenerator()
+        rng = SplitMix64(seed: system.next())
+        for problem in ledger.problems + deadLetters.problems { Log.warning(problem) }
+    }
+
+    /// Starts the three threads. Commands left half-executed by a crash are answered first (never executed again).
+    public func start(host: any UplinkHost) {
+        self.host = host
+        answerInterruptedCommands()
+        Posix.spawnThread(name: "uplink-events") { [self] in deliveryLoop() }
+        Posix.spawnThread(name: "uplink-commands") { [self] in commandLoop() }
+        Posix.spawnThread(name: "uplink-state") { [self] in stateLoop() }
+    }
+
+    /// Stops issuing requests; transfers in flight are abandoned with the process.
+    public func stop() {
+        lock.lock(); stopping = true; lock.broadcast(); lock.unlock()
+    }
+
+    /// New events are in the journal: wake the delivery thread.
+    public func eventsRecorded() {
+        lock.lock(); deliveryWake = true; lock.broadcast(); lock.unlock()
+    }
+
+    /// Asks for a state snapshot to be sent now (`state.sync`, reconnect).
+    public func requestState() {
+        lock.lock(); stateRequested = true; lock.broadcast(); lock.unlock()
+    }
+
+    /// Re-reads the credentials file (SIGHUP, or a 401). Returns a line for the log; never the key or secret.
+    @discardableResult
+    public func reloadCredentials() -> String {
+        do {
+            let (fresh, path) = try Credentials.load(path: config.credentialsPath, environment: config.environment)
+            lock.lock(); credentials = fresh; authFailed = false; lock.broadcast(); lock.unlock()
+            return "credentials re-read from \(path)"
+        } catch {
+            return "credentials not re-read, keeping the previous ones: \(error)"
+        }
+    }
+
+    // MARK: Reports
+
+    /// The platform's time as best known (local + offset from `Date` headers), epoch ms.
+    public func platformNow() -> Int64 {
+        lock.lock(); defer { lock.unlock() }
+        return clock.platformNow(local: Posix.wallMillis())
+    }
+
+    public var clockOffsetMs: Int64 {
+        lock.lock(); defer { lock.unlock() }
+        return clock.offsetMs
+    }
+
+    public var deadLettered: Int {
+        lock.lock(); defer { lock.unlock() }
+        return deadLetters.count
+    }
+
+    /// `status`'s upstream section. Never carries the key or the secret.
+    public func report() -> JSONObject {
+        lock.lock(); defer { lock.unlock() }
+        func time(_ t: Int64?) -> JSONValue { t.map { .string(Timestamp.rfc3339($0)) } ?? .null }
+        return [
+            "mode": "platform", "url": .string(config.baseURL), "connected": .bool(connected && !authFailed),
+            "auth_failed": .bool(authFailed), "last_error": lastError.map(JSONValue.string) ?? .null,
+            "last_error_at": time(lastErrorAt), "last_heartbeat": time(lastHeartbeatAt), "last_poll": time(lastPollAt),
+            "delivered": .int(Int64(delivered)), "commands_received": .int(Int64(commandsReceived)),
+        ]
+    }
+
+    // MARK: Shared request machinery
+
+    enum Outcome {
+        case response(HTTPResponse)
+        case failed(String)
+    }
+
+    func makeClient(timeoutMs: Int) -> HTTPClient? {
+        do {
+            return try HTTPClient(options: .init(userAgent: "chekt-bridge/\(AgentIdentity.version)", connectTimeoutMs: 10_000,
+                                                 timeoutMs: timeoutMs, caFile: config.caFile))
+        } catch {
+            noteError("cannot set up HTTPS: \(error)")
+            return nil
+        }
+    }
+
+    /// One signed request; records the clock offset from its `Date` and the error state.
+    func send(_ client: HTTPClient, method: String, path: String, body: [UInt8], timeoutMs: Int? = nil) -> Outcome {
+        lock.lock()
+        let creds = credentials
+        let t = clock.platformNow(local: Posix.wallMillis()) / 1000
+        lock.unlock()
+        var headers: [(String, String)] = [
+            ("Authorization", "Bearer \(creds.apiKey)"),
+            ("X-Bridge-Id", config.bridgeID),
+            (Signature.headerName, Signature.header(secret: creds.signingSecretBytes, body: body, unixSeconds: t)),
+        ]
+        if !body.isEmpty || method != "GET" { headers.append(("Content-Type", "application/json")) }
+        let sentAt = Posix.wallMillis()
+        do {
+            let response = try client.perform(HTTPRequest(method: method, url: config.baseURL + path, headers: headers, body: body),
+                                              timeoutMs: timeoutMs)
+            let receivedAt = Posix.wallMillis()
+            lock.lock()
+            if let date = response.header("date").flatMap(HTTPDate.parse) {
+                clock.observe(serverDate: date, sentAt: sentAt, receivedAt: receivedAt)
+            }
+            lock.unlock()
+            return .response(response)
+        } catch {
+            noteError("\(method) \(path): \(error)")
+            return .failed(error.description)
+        }
+    }
+
+    func noteError(_ message: String) {
+        lock.lock()
+        let repeated = lastError == message
+        lastError = message
+        lastErrorAt = Posix.wallMillis()
+        lock.unlock()
+        if !repeated { Log.warning("upstream: \(message)") }
+    }
+
+    /// A 401: re-read the credentials once and retry; a second 401 means keep everything queued and back off (cap 5 min).
+    /// Returns true when the caller should retry at once.
+    func unauthorized(_ what: String, alreadyRetried: Bool) -> Bool {
+        if !alreadyRetried {
+            Log.warning("upstream: \(what) answered 401: \(reloadCredentials())")
+            return true
+        }
+        lock.lock()
+        let first = !authFailed
+        authFailed = true
+        lock.unlock()
+        noteError("\(what): 401 again with the current credentials; everything stays queued. Fix the credentials file and send SIGHUP.")
+        _ = first
+        return false
+    }
+
+    func markHealthy() {
+        lock.lock()
+        authFailed = false
+        lock.unlock()
+    }
+
+    /// Waits up to `ms`, or until stopped or `wake` says so. Returns false once stopping.
+    func pause(ms: Int, wake: (() -> Bool)? = nil) -> Bool {
+        let deadline = Posix.monotonicMillis() + Int64(ms)
+        lock.lock(); defer { lock.unlock() }
+        while !stopping {
+            if let wake, wake() { return true }
+            let left = deadline - Posix.monotonicMillis()
+            if left <= 0 { return true }
+            lock.wait(timeoutMs: Int(min(left, 60_000)))
+        }
+        return false
+    }
+
+    func nextBackoff(attempt: Int, retryAfterMs: Int?, capMs: Int) -> Int {
+        lock.lock(); defer { lock.unlock() }
+        return Backoff(capMs: capMs).delayMs(attempt: attempt, retryAfterMs: retryAfterMs, using: &rng)
+    }
+
+    var isStopping: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return stopping
+    }
+}
+
+/// The version string the uplink sends as `User-Agent` (set by the agent at start).
+public enum AgentIdentity {
+    nonisolated(unsafe) public static var version = "0"
+}
