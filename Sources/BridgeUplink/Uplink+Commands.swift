@@ -163,7 +163,10 @@ extension Uplink {
         var data = body
         data["command_id"] = .string(id)
         do {
-            _ = try journal.append([EventDraft(type: EventType.commandResult.rawValue, occurredAt: Posix.wallMillis(), data: data)])
+            let recorded = try journal.append([EventDraft(type: EventType.commandResult.rawValue, occurredAt: Posix.wallMillis(), data: data)])
+            for event in recorded {
+                Log.info("#\(event.seq) command.result command_id=\(id) status=\(body["status"]?.stringValue ?? "?")" + (body["code"]?.stringValue.map { " code=\($0)" } ?? ""))
+            }
         } catch {
             Log.error("cannot record the result of command \(id): \(error)")
         }

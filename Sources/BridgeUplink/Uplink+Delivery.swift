@@ -84,7 +84,9 @@ extension Uplink {
                 }
             }
             for event in events {
-                if let (code, message) = rejected[event.id] { deadLetter(event, code: code, message: message) }
+                if let (code, message) = rejected[event.id], !deadLetter(event, code: code, message: message) {
+                    return .retry(retryAfterMs: nil)  // never move on past an event that is not kept somewhere
+                }
             }
             return markDelivered(events)
         case 401:
@@ -95,7 +97,7 @@ extension Uplink {
         case 400, 413, 422:
             let reason = "HTTP \(response.status): \(String(decoding: response.body.prefix(300), as: UTF8.self))"
             guard events.count > 1 else {
-                deadLetter(events[0], code: "http_\(response.status)", message: reason)
+                guard deadLetter(events[0], code: "http_\(response.status)", message: reason) else { return .retry(retryAfterMs: nil) }
                 return markDelivered(events)
             }
             Log.warning("upstream: a batch of \(events.count) events was refused (\(reason)); splitting it to find the event the platform refuses")
@@ -115,7 +117,9 @@ extension Uplink {
     /// POSTs one command result (`command.result` record of the outbox) to `/commands/{id}/result`.
     func postResult(_ event: Event, client: HTTPClient, retriedAuth: Bool = false) -> Step {
         guard let id = event.data["command_id"]?.stringValue else {
-            deadLetter(event, code: "malformed_result", message: "a command.result record without command_id")
+            guard deadLetter(event, code: "malformed_result", message: "a command.result record without command_id") else {
+                return .retry(retryAfterMs: nil)
+            }
             return markDelivered([event])
         }
         var body = event.data
@@ -134,7 +138,9 @@ extension Uplink {
             if unauthorized("POST result", alreadyRetried: retriedAuth) { return postResult(event, client: client, retriedAuth: true) }
             return .retry(retryAfterMs: nil)
         case 400, 404, 409, 413, 422:
-            deadLetter(event, code: "http_\(response.status)", message: String(decoding: response.body.prefix(300), as: UTF8.self))
+            guard deadLetter(event, code: "http_\(response.status)", message: String(decoding: response.body.prefix(300), as: UTF8.self)) else {
+                return .retry(retryAfterMs: nil)
+            }
             return markDelivered([event])
         default:
             noteError("POST result \(id): HTTP \(response.status)")
@@ -154,13 +160,16 @@ extension Uplink {
         return .progress
     }
 
-    private func deadLetter(_ event: Event, code: String, message: String) {
+    /// Moves an event the platform refuses to the dead-letter file. False when that failed: the caller keeps it queued.
+    private func deadLetter(_ event: Event, code: String, message: String) -> Bool {
         lock.lock(); defer { lock.unlock() }
         do {
             try deadLetters.add(event, code: code, message: message, at: Posix.wallMillis())
             Log.warning("upstream: event #\(event.seq) \(event.type) \(event.id) refused by the platform (\(code): \(message)); kept in \(deadLetters.path)")
+            return true
         } catch {
-            Log.error("upstream: cannot write the dead-letter file: \(error)")
+            Log.error("upstream: cannot write the dead-letter file, the event stays queued: \(error)")
+            return false
         }
     }
 
