@@ -149,14 +149,17 @@ struct Child {
     var stderrFD: Int32
 }
 
-func spawnAgent(stateDir: String, socket: String) -> Child {
+func spawnAgent(stateDir: String, socket: String, config: String = demoConfig) -> Child {
+    spawn([binDir + "/chekt-bridge", "run", "--config", config, "--simulate", "--state-dir", stateDir, "--socket", socket])
+}
+
+func spawn(_ args: [String]) -> Child {
     var fds: [Int32] = [0, 0]
     pipe(&fds)
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
     posix_spawn_file_actions_addclose(&actions, fds[0])
-    let args = [binDir + "/chekt-bridge", "run", "--config", demoConfig, "--simulate", "--state-dir", stateDir, "--socket", socket]
     var cargs = args.map { strdup($0) } + [nil]
     var pid: pid_t = 0
     let rc = posix_spawn(&pid, args[0], &actions, nil, &cargs, environ)
@@ -225,9 +228,17 @@ func rssKB(_ pid: pid_t) -> Int {
     return 0
 }
 
-func benchIdle(seconds: Int) {
+func benchIdle(seconds: Int, platform: Bool = false) {
     let dir = tempDir("idle")
-    let child = spawnAgent(stateDir: dir, socket: dir + "/control.sock")
+    var platformChild: Child?
+    var config = demoConfig
+    if platform {
+        let (p, port) = startPlatform(dir: dir)
+        platformChild = p
+        config = writePlatformConfig(dir: dir, port: port)
+    }
+    defer { if let platformChild { stop(platformChild) } }
+    let child = spawnAgent(stateDir: dir, socket: dir + "/control.sock", config: config)
     _ = waitForLine(child.stderrFD, containing: "bridge.started")
     // Keep draining stderr so the agent never blocks on a full pipe.
     let fd = child.stderrFD
@@ -242,8 +253,13 @@ func benchIdle(seconds: Int) {
     let rss = rssKB(child.pid)
     stop(child)
     let cpu = Double(c1 - c0) / hz / wall * 100
-    say("idle: run --simulate with the demo config, \(seconds) s")
-    say("  RSS \(fmt(Double(rss) / 1024, 1)) MB (target <= 12 MB), CPU \(fmt(cpu, 3)) % (target <= 0.1 %)")
+    if platform {
+        say("idle with the platform link: long-poll held open against the reference platform, \(seconds) s")
+        say("  RSS \(fmt(Double(rss) / 1024, 1)) MB (target <= 14 MB), CPU \(fmt(cpu, 3)) % (target <= 0.1 %)")
+    } else {
+        say("idle: run --simulate with the demo config, \(seconds) s")
+        say("  RSS \(fmt(Double(rss) / 1024, 1)) MB (target <= 12 MB), CPU \(fmt(cpu, 3)) % (target <= 0.1 %)")
+    }
 }
 
 let what = CommandLine.arguments.dropFirst().first ?? "all"
@@ -253,6 +269,9 @@ do {
     if what == "latency" || what == "all" { try await benchLatency(samples: 300) }
     if what == "coldstart" || what == "all" { benchColdStart(runs: 20) }
     if what == "idle" || what == "all" { benchIdle(seconds: 30) }
+    if what == "drain" || what == "all" { try benchDrain(events: 100_000) }
+    if what == "command" || what == "all" { try benchCommand(samples: 200) }
+    if what == "idle-platform" || what == "all" { benchIdle(seconds: 60, platform: true) }
 } catch {
     say("bench failed: \(error)")
     exit(1)

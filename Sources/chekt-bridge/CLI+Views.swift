@@ -21,8 +21,16 @@ extension CLI {
         parts.append(Output.bold("bridge \(bridge?["id"]?.cell ?? "?")") + " on \(bridge?["board"]?.cell ?? "?")"
             + (agent?["simulated"]?.boolValue == true ? " (simulated)" : "")
             + ", agent \(agent?["version"]?.cell ?? "?"), up \(agent?["uptime_s"]?.cell ?? "?") s")
-        let mode = upstream?["mode"]?.stringValue == "local" ? "local mode (no platform)" : (upstream?["connected"]?.boolValue == true ? "connected" : "not connected")
-        parts.append("upstream: \(mode); clock offset \(s["clock_offset_ms"]?.cell ?? "0") ms")
+        if upstream?["mode"]?.stringValue == "local" {
+            parts.append("upstream: local mode (no platform)")
+        } else {
+            let state = upstream?["auth_failed"]?.boolValue == true ? Output.red("authentication failing (fix the credentials, then SIGHUP)")
+                : upstream?["connected"]?.boolValue == true ? Output.green("connected") : Output.red("not connected")
+            parts.append("upstream: \(upstream?["url"]?.cell ?? "?") \(state); clock offset \(s["clock_offset_ms"]?.cell ?? "0") ms; last heartbeat \(upstream?["last_heartbeat"]?.cell ?? "-")")
+            if let error = upstream?["last_error"]?.stringValue {
+                parts.append("  last error \(upstream?["last_error_at"]?.cell ?? ""): \(error)")
+            }
+        }
         parts.append("outbox: \(outbox?["pending"]?.cell ?? "0") pending (oldest \(outbox?["oldest_age_s"]?.cell ?? "0") s), \(outbox?["dead_lettered"]?.cell ?? "0") dead-lettered, \(outbox?["dropped"]?.cell ?? "0") dropped, last seq \(outbox?["last_seq"]?.cell ?? "0")")
 
         let partitions = s["partitions"]?.arrayValue ?? []

@@ -1,0 +1,137 @@
+// Benchmarks of the platform link against the reference platform (Tools/platform-sim), all on 127.0.0.1.
+import BridgeAgent
+import BridgeCore
+import BridgeStore
+import BridgeSystem
+import BridgeUplink
+import Glibc
+
+let platformBinary: String = {
+    for build in ["release", "debug"] {
+        let path = repoRoot + "/Tools/platform-sim/.build/\(build)/platform-sim"
+        if access(path, X_OK) == 0 { return path }
+    }
+    say("the reference platform is not built: (cd Tools/platform-sim && swift build -c release)")
+    exit(1)
+}()
+
+/// Starts platform-sim on a free port with fresh credentials in `dir`; returns it and its port.
+func startPlatform(dir: String) -> (Child, Int) {
+    let creds = dir + "/credentials.json"
+    let fd = open(creds, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    Posix.writeAll(fd, Array(#"{"api_key": "key_bench_0123456789", "signing_secret": "secret_bench_0123456789abcdef"}"#.utf8))
+    close(fd)
+    var fds: [Int32] = [0, 0]
+    pipe(&fds)
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+    posix_spawn_file_actions_addclose(&actions, fds[0])
+    let args = [platformBinary, "--port", "0", "--bridge", "brg_bench:\(creds)", "--quiet"]
+    var cargs = args.map { strdup($0) } + [nil]
+    var pid: pid_t = 0
+    precondition(posix_spawn(&pid, args[0], &actions, nil, &cargs, environ) == 0)
+    close(fds[1])
+    var line: [UInt8] = []
+    var byte: UInt8 = 0
+    while read(fds[0], &byte, 1) == 1, byte != 10 { line.append(byte) }
+    let text = String(decoding: line, as: UTF8.self)
+    guard let port = text.split(separator: ":").last.flatMap({ Int($0) }) else {
+        say("platform-sim did not start: \(text)")
+        exit(1)
+    }
+    return (Child(pid: pid, stderrFD: fds[0]), port)
+}
+
+func writePlatformConfig(dir: String, port: Int) -> String {
+    let config = """
+    {"bridge": {"id": "brg_bench", "board": "\(repoRoot)/boards/rpi-relay-3ch.json", "state_dir": "\(dir)/state"},
+     "upstream": {"url": "http://127.0.0.1:\(port)/v1", "credentials": "\(dir)/credentials.json", "heartbeat_s": 60},
+     "partitions": [{"id": "main", "exit_delay_s": 0, "entry_delay_s": 10}],
+     "zones": [{"id": "front_door", "input": "in1", "partition": "main", "type": "entry_exit"}],
+     "relays": [{"id": "door_strike", "output": "out1", "mode": "pulse", "pulse_ms": 50, "max_on_ms": 10000}]}
+    """
+    let path = dir + "/config.json"
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    Posix.writeAll(fd, Array(config.utf8))
+    close(fd)
+    return path
+}
+
+func admin(_ client: HTTPClient, port: Int, _ method: String, _ path: String, _ body: JSONValue? = nil) throws -> JSONValue? {
+    let response = try client.perform(HTTPRequest(method: method, url: "http://127.0.0.1:\(port)/admin\(path)",
+                                                  headers: [("Content-Type", "application/json")], body: body?.encoded() ?? []))
+    return try? JSONValue.decode(response.body)
+}
+
+/// A 100,000-event backlog recorded while the platform was unknown, then drained.
+func benchDrain(events count: Int) throws {
+    Log.enabled = false
+    let dir = tempDir("drain")
+    // The backlog: recorded straight into the agent's journal, as an outage would leave it.
+    do {
+        let journal = try Journal(directory: dir + "/state/journal", maxBytes: 64 << 20)
+        var drafts: [EventDraft] = []
+        for i in 0..<count {
+            drafts.append(EventDraft(type: i % 2 == 0 ? "zone.faulted" : "zone.restored", occurredAt: 1_800_000_000_000 + Int64(i),
+                                     data: ["zone": "front_door", "partition": "main", "input": "in1"]))
+            if drafts.count == 1000 { _ = try journal.append(drafts); drafts.removeAll() }
+        }
+        journal.close()
+    }
+    let (platform, port) = startPlatform(dir: dir)
+    defer { stop(platform) }
+    let config = writePlatformConfig(dir: dir, port: port)
+    let client = try HTTPClient(options: .init(userAgent: "bench"))
+    let t0 = monoNanos()
+    let agent = spawnAgent(stateDir: dir + "/state", socket: dir + "/control.sock", config: config)
+    defer { stop(agent) }
+    let fd = agent.stderrFD
+    Posix.spawnThread(name: "drain") { var b = [UInt8](repeating: 0, count: 65536); while read(fd, &b, b.count) > 0 {} }
+    var received = 0
+    while received < count {
+        usleep(100_000)
+        received = try admin(client, port: port, "GET", "/bridges/brg_bench/events?limit=1")?["total"]?.intValue.map(Int.init)
+            ?? admin(client, port: port, "GET", "/bridges/brg_bench/events")?["events"]?.arrayValue?.count ?? 0
+        if Double(monoNanos() - t0) / 1e9 > 120 { break }
+    }
+    let s = Double(monoNanos() - t0) / 1e9
+    say("drain: \(count)-event backlog to the reference platform (\(platformBinary.contains("/release/") ? "release" : "debug") build) over HTTP on 127.0.0.1")
+    say("  \(received) events delivered in \(fmt(s, 1)) s = \(Int(Double(received) / s)) events/s (target: 100,000 in <= 20 s)")
+}
+
+/// Command released by the platform → relay output changed, seen as its relay.activated event.
+func benchCommand(samples: Int) throws {
+    let dir = tempDir("command")
+    let (platform, port) = startPlatform(dir: dir)
+    defer { stop(platform) }
+    let config = writePlatformConfig(dir: dir, port: port)
+    let agent = spawnAgent(stateDir: dir + "/state", socket: dir + "/control.sock", config: config)
+    defer { stop(agent) }
+    let fd = agent.stderrFD
+    Posix.spawnThread(name: "drain") { var b = [UInt8](repeating: 0, count: 65536); while read(fd, &b, b.count) > 0 {} }
+    let client = try HTTPClient(options: .init(userAgent: "bench"))
+    // Follow the agent's journal over its control socket.
+    var follower: ControlClient?
+    for _ in 0..<100 where follower == nil {
+        follower = try? ControlClient(path: dir + "/control.sock")
+        if follower == nil { usleep(50_000) }
+    }
+    guard let follower, follower.send(["op": "events", "follow": true, "since": 1_000_000_000]) else { say("no agent"); return }
+    usleep(1_500_000)  // the long-poll is open
+    var latencies: [Double] = []
+    for _ in 0..<samples {
+        let t0 = monoNanos()
+        guard let command = try admin(client, port: port, "POST", "/bridges/brg_bench/commands",
+                                      ["type": "relay.activate", "params": ["relay": "door_strike", "duration_ms": 20]]),
+              let id = command["id"]?.stringValue else { say("enqueue failed"); return }
+        while let line = follower.next() {
+            if line["event"]?["type"] == "relay.activated", line["event"]?["data"]?["command_id"]?.stringValue == id { break }
+        }
+        latencies.append(Double(monoNanos() - t0) / 1e6)
+        usleep(60_000)
+    }
+    latencies.sort()
+    say("command: platform admin enqueue -> long-poll answer -> verified, ledgered, executed -> relay.activated fsync'd (\(samples) samples)")
+    say("  p50 \(fmt(percentile(latencies, 50))) ms, p99 \(fmt(percentile(latencies, 99))) ms, max \(fmt(latencies.last ?? 0)) ms (target p99 <= 20 ms)")
+}
