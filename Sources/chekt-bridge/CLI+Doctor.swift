@@ -2,6 +2,7 @@ import BridgeSystem
 import BridgeAgent
 import BridgeCore
 import BridgeHardware
+import BridgeUplink
 import Glibc
 
 /// `doctor`: checks what a bridge needs, each line OK / WARN / FAIL with what to do about it.
@@ -107,9 +108,28 @@ extension CLI {
             report("WARN", "clock", "\(Timestamp.rfc3339(now)); no NTP synchronisation seen (/run/systemd/timesync/synchronized)")
         }
 
-        // Upstream
+        // Upstream: the URL is allowed, and the platform answers over HTTP(S) with the configured CA.
         if let upstream = site?.config.upstream {
-            report("WARN", "upstream", "\(upstream.url): this build has no platform link yet, not checked")
+            switch UpstreamURL.validate(upstream.url) {
+            case .failure(let e):
+                report("FAIL", "upstream", e.description)
+            case .success(let url):
+                do {
+                    let client = try HTTPClient(options: .init(userAgent: "chekt-bridge/\(AgentVersion.string) doctor",
+                                                               connectTimeoutMs: 5000, timeoutMs: 10_000, caFile: upstream.caFile))
+                    let t0 = Posix.monotonicMillis()
+                    let response = try client.perform(HTTPRequest(method: "GET", url: url + "/"))
+                    let ms = Posix.monotonicMillis() - t0
+                    var detail = "\(url) answered HTTP \(response.status) in \(ms) ms"
+                    if let date = response.header("date").flatMap(HTTPDate.parse) {
+                        let skew = (date - Posix.wallMillis()) / 1000
+                        detail += abs(skew) > 60 ? "; its clock differs from ours by \(skew) s" : "; clocks agree within a minute"
+                    }
+                    report("OK", "upstream", detail)
+                } catch {
+                    report("FAIL", "upstream", "\(url): \(error)")
+                }
+            }
         } else if site != nil {
             report("OK", "upstream", "local mode (no upstream configured)")
         }
