@@ -32,7 +32,7 @@ public final class CommandLedger {
             guard let entry = try? decoder.decode(Entry.self, from: Data(payload)) else { continue }
             entries[entry.id] = entry
         }
-        if log.byteCount > 1 << 20 { try compact(now: now) }
+        if log.byteCount > 1 << 20 { try? compact(now: now) }  // a failed compaction only leaves a larger file
     }
 
     public func entry(_ id: String) -> Entry? { entries[id] }
@@ -61,9 +61,13 @@ public final class CommandLedger {
         entries[entry.id] = entry
     }
 
-    /// Drops entries older than the retention and rewrites the file.
+    /// The file's size in bytes.
+    public var byteCount: Int { log.byteCount }
+
+    /// Drops answered entries older than the retention and rewrites the file. Open entries (no result yet) are
+    /// always kept, whatever the clock says: a bridge without an RTC may have recorded them in 1970.
     public func compact(now: Int64) throws(StoreError) {
-        entries = entries.filter { now - $0.value.at < Self.retentionMs }
+        entries = entries.filter { $0.value.result == nil || now - $0.value.at < Self.retentionMs }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let kept = entries.values.sorted { $0.at < $1.at }.compactMap { try? encoder.encode($0) }.map { Array($0) }

@@ -64,9 +64,10 @@ public final class RecordLog {
         var bytes: [UInt8] = []
         for p in payloads { Frame.append(kind: kind, seq: 0, payload: p, to: &bytes) }
         try AtomicFile.write(bytes, to: path)
-        let newFD = try Syscall.open(path, O_RDWR | O_CLOEXEC)
         Syscall.close(fd)
-        fd = newFD
+        // If the new file cannot be opened, appends must fail loudly rather than go to the replaced file.
+        fd = -1
+        fd = try Syscall.open(path, O_RDWR | O_CLOEXEC)
         size = bytes.count
     }
 }

@@ -56,9 +56,14 @@ extension Uplink {
         let check = Signature.verify(header: response.header(Signature.headerName.lowercased()), body: response.body,
                                      secrets: [secret], platformNowSeconds: platformSeconds)
         let parsed = try? JSONValue.decode(response.body)
+        let listed = parsed?["commands"]?.arrayValue ?? []
+        if check == .missing, listed.isEmpty, parsed?["commands"] != nil {
+            // protocol.md requires a signature on bodies that carry commands; an unsigned empty answer is just idle.
+            return true
+        }
         guard check.isValid else {
             // Nothing in it is executed; every command id it names is answered rejected/bad_signature.
-            let ids = (parsed?["commands"]?.arrayValue ?? []).compactMap { $0["id"]?.stringValue }
+            let ids = listed.compactMap { $0["id"]?.stringValue }.filter(Self.isAcceptableID)
             noteError("a command response failed its signature check (\(check)); \(ids.count) command(s) in it rejected, none executed")
             for id in ids { refuseUnverified(id) }
             return false
@@ -67,22 +72,33 @@ extension Uplink {
             noteError("a command response without \"commands\" and \"cursor\"; ignored")
             return false
         }
-        for command in commands { receive(command) }
+        var allRecorded = true
+        for command in commands where !receive(command) { allRecorded = false }
         // The cursor moves only once every command it covers is in the ledger.
+        guard allRecorded else { return false }
+        lock.lock(); let unchanged = cursor == next; lock.unlock()
+        if unchanged { return true }
         do {
             try AtomicFile.write(Array(next.utf8), to: cursorPath)
             lock.lock(); cursor = next; lock.unlock()
         } catch {
-            noteError("cannot persist the command cursor: \(error)")
+            noteError("cannot persist the command cursor: \(error.code)")
+            return false
         }
         return true
     }
 
+    /// Command ids used in URLs and files: letters, digits, `_`, `-`, `.`, at most 128 characters.
+    static func isAcceptableID(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.count <= 128 && id.utf8.allSatisfy { b in
+            (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == 95 || b == 45 || b == 46
+        }
+    }
+
     private func refuseUnverified(_ id: String) {
-        lock.lock(); let known = ledger.entry(id) != nil; lock.unlock()
-        guard !known else { return }  // a genuine command with this id is already handled: leave its result alone
         do {
-            lock.lock(); defer { lock.unlock() }
+            ledgerLock.lock(); defer { ledgerLock.unlock() }
+            guard ledger.entry(id) == nil else { return }  // a genuine command with this id is already handled
             try ledger.recordReceived(id, now: Posix.wallMillis())
         } catch {
             noteError("command ledger: \(error)")
@@ -91,32 +107,40 @@ extension Uplink {
         finish(id, .rejected("bad_signature", "the response carrying this command failed its signature check; not executed"))
     }
 
-    /// One verified command: at most once, checked, executed, answered.
-    func receive(_ command: JSONValue) {
-        guard let id = command["id"]?.stringValue, !id.isEmpty else {
-            Log.warning("upstream: a command without an id was ignored")
-            return
+    /// One verified command: at most once, checked, executed, answered. False when it could not be put in the
+    /// ledger (then nothing was done with it, and the cursor must not move past it).
+    func receive(_ command: JSONValue) -> Bool {
+        guard let id = command["id"]?.stringValue, Self.isAcceptableID(id) else {
+            Log.warning("upstream: a command without a usable id was ignored")
+            return true
         }
-        lock.lock()
+        ledgerLock.lock()
         let existing = ledger.entry(id)
         if existing == nil {
             do { try ledger.recordReceived(id, now: Posix.wallMillis()) } catch {
-                lock.unlock()
-                noteError("command ledger: \(error); command \(id) not executed")
-                return
+                ledgerLock.unlock()
+                noteError("command ledger: \(error); command \(id) not executed, will be polled again")
+                return false
             }
-            commandsReceived += 1
         }
+        ledgerLock.unlock()
+        lock.lock()
+        if existing == nil { commandsReceived += 1 }
         let platformNow = clock.platformNow(local: Posix.wallMillis())
         lock.unlock()
         if let existing {
             // Already seen: never executed again. A stored result is re-sent; one still executing answers when done.
             if let result = existing.result {
                 Log.info("upstream: command \(id) repeated; re-sending its result")
-                enqueueResult(id, body: result)
+                _ = enqueueResult(id, body: result)
             }
-            return
+            return true
         }
+        execute(id, command, platformNow: platformNow)
+        return true
+    }
+
+    private func execute(_ id: String, _ command: JSONValue, platformNow: Int64) {
         let type = command["type"]?.stringValue ?? ""
         let params = command["params"]?.objectValue ?? [:]
         guard let scope = Self.requiredScope[type] else {
@@ -148,18 +172,25 @@ extension Uplink {
     }
 
     /// Records a command's result: first in the outbox (durable, to be delivered), then in the ledger.
+    /// If the outbox refused it, the ledger entry stays open and the next start answers it.
     func finish(_ id: String, _ result: RequestResult) {
         var body = result.json
         body["completed_at"] = .string(Timestamp.rfc3339(platformNow()))
-        enqueueResult(id, body: body)
-        lock.lock(); defer { lock.unlock() }
-        do { try ledger.recordResult(id, result: body, now: Posix.wallMillis()) } catch {
+        guard enqueueResult(id, body: body) else { return }
+        ledgerLock.lock(); defer { ledgerLock.unlock() }
+        do {
+            try ledger.recordResult(id, result: body, now: Posix.wallMillis())
+            if ledger.byteCount > 1 << 20 {
+                do { try ledger.compact(now: Posix.wallMillis()) } catch { Log.warning("command ledger compaction failed, will retry: \(error)") }
+            }
+        } catch {
             Log.error("command ledger: cannot record the result of \(id): \(error)")
         }
     }
 
-    /// Puts a result in the outbox as a `command.result` record.
-    func enqueueResult(_ id: String, body: JSONObject) {
+    /// Puts a result in the outbox as a `command.result` record. False when it could not be recorded.
+    @discardableResult
+    func enqueueResult(_ id: String, body: JSONObject) -> Bool {
         var data = body
         data["command_id"] = .string(id)
         do {
@@ -169,19 +200,22 @@ extension Uplink {
             }
         } catch {
             Log.error("cannot record the result of command \(id): \(error)")
+            return false
         }
         eventsRecorded()
+        return true
     }
 
     /// At start: a command recorded as received but with no result was cut off by a crash or power cut.
     /// It is not executed again; unless its result already reached the outbox, it is answered `failed`.
     func answerInterruptedCommands() {
-        lock.lock()
+        ledgerLock.lock()
         let open = ledger.openEntries()
-        lock.unlock()
+        ledgerLock.unlock()
         guard !open.isEmpty else { return }
+        // Every result the journal still holds, delivered or not: one already sent must not get a contradicting twin.
         var queued: [String: JSONObject] = [:]
-        var after = journal.deliveredThrough
+        var after: Int64 = 0
         while let page = try? journal.events(after: after, limit: 500), !page.isEmpty {
             for e in page where e.type == EventType.commandResult.rawValue {
                 if let id = e.data["command_id"]?.stringValue { queued[id] = e.data }
@@ -191,9 +225,9 @@ extension Uplink {
         for id in open {
             if var body = queued[id] {
                 body.removeValue(forKey: "command_id")
-                lock.lock()
+                ledgerLock.lock()
                 try? ledger.recordResult(id, result: body, now: Posix.wallMillis())
-                lock.unlock()
+                ledgerLock.unlock()
             } else {
                 Log.warning("upstream: command \(id) was interrupted by a restart; it is not executed again")
                 finish(id, .failed("hardware_error", "the agent restarted while executing this command; it was not repeated, and may or may not have taken effect: check the state"))

@@ -124,7 +124,7 @@ extension Uplink {
         }
         var body = event.data
         body.removeValue(forKey: "command_id")
-        let path = "/bridges/\(config.bridgeID)/commands/\(id)/result"
+        let path = "/bridges/\(config.bridgeID)/commands/\(Self.percentEncode(id))/result"
         guard case .response(let response) = send(client, method: "POST", path: path, body: JSONValue.object(body).encoded()) else {
             setConnected(false)
             return .retry(retryAfterMs: nil)
@@ -137,7 +137,7 @@ extension Uplink {
         case 401:
             if unauthorized("POST result", alreadyRetried: retriedAuth) { return postResult(event, client: client, retriedAuth: true) }
             return .retry(retryAfterMs: nil)
-        case 400, 404, 409, 413, 422:
+        case 400...499 where ![401, 408, 429].contains(response.status):
             guard deadLetter(event, code: "http_\(response.status)", message: String(decoding: response.body.prefix(300), as: UTF8.self)) else {
                 return .retry(retryAfterMs: nil)
             }
@@ -162,9 +162,10 @@ extension Uplink {
 
     /// Moves an event the platform refuses to the dead-letter file. False when that failed: the caller keeps it queued.
     private func deadLetter(_ event: Event, code: String, message: String) -> Bool {
-        lock.lock(); defer { lock.unlock() }
+        // Only the delivery thread writes dead letters: no lock held across the fsync.
         do {
             try deadLetters.add(event, code: code, message: message, at: Posix.wallMillis())
+            lock.lock(); deadLetterCount = deadLetters.count; lock.unlock()
             Log.warning("upstream: event #\(event.seq) \(event.type) \(event.id) refused by the platform (\(code): \(message)); kept in \(deadLetters.path)")
             return true
         } catch {

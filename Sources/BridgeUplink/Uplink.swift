@@ -43,6 +43,8 @@ public final class Uplink: @unchecked Sendable {
     let journal: Journal
     weak var host: (any UplinkHost)?
     let lock = Condition()
+    /// Guards `ledger` alone, so its fsyncs never hold `lock` (which `status` needs).
+    let ledgerLock = Condition()
     let backoff = Backoff()
     let ledger: CommandLedger
     let deadLetters: DeadLetterFile
@@ -64,6 +66,7 @@ public final class Uplink: @unchecked Sendable {
     var cursor: String?
     var delivered: Int = 0
     var commandsReceived: Int = 0
+    var deadLetterCount: Int = 0
 
     public init(config: Configuration, journal: Journal) throws(StartError) {
         self.config = config
@@ -89,7 +92,9 @@ public final class Uplink: @unchecked Sendable {
         }
         var system = SystemRandomNumberGenerator()
         rng = SplitMix64(seed: system.next())
+        deadLetterCount = deadLetters.count
         for problem in ledger.problems + deadLetters.problems { Log.warning(problem) }
+        if let stale = try? AtomicFile.removeStaleTemporaries(for: cursorPath) { _ = stale }
     }
 
     /// Starts the three threads. Commands left half-executed by a crash are answered first (never executed again).
@@ -143,7 +148,7 @@ public final class Uplink: @unchecked Sendable {
 
     public var deadLettered: Int {
         lock.lock(); defer { lock.unlock() }
-        return deadLetters.count
+        return deadLetterCount
     }
 
     /// `status`'s upstream section. Never carries the key or the secret.
@@ -216,7 +221,9 @@ public final class Uplink: @unchecked Sendable {
     /// A 401: re-read the credentials once and retry; a second 401 means keep everything queued and back off (cap 5 min).
     /// Returns true when the caller should retry at once.
     func unauthorized(_ what: String, alreadyRetried: Bool) -> Bool {
-        if !alreadyRetried {
+        lock.lock(); let failing = authFailed; lock.unlock()
+        // Re-read once per failure episode; while failing, only SIGHUP re-reads (and clears the state).
+        if !alreadyRetried && !failing {
             Log.warning("upstream: \(what) answered 401: \(reloadCredentials())")
             return true
         }

@@ -117,7 +117,7 @@ func benchCommand(samples: Int) throws {
         follower = try? ControlClient(path: dir + "/control.sock")
         if follower == nil { usleep(50_000) }
     }
-    guard let follower, follower.send(["op": "events", "follow": true, "since": 1_000_000_000]) else { say("no agent"); return }
+    guard let follower, follower.send(["op": "events", "follow": true, "last": 0]) else { say("no agent"); return }
     usleep(1_500_000)  // the long-poll is open
     var latencies: [Double] = []
     for _ in 0..<samples {

@@ -60,7 +60,10 @@ public final class ControlServer: @unchecked Sendable {
         while true {
             let client = Posix.retrying { accept(fd, nil, nil) }
             if client < 0 {
-                if errno == EBADF || errno == EINVAL { return }
+                let e = errno
+                if e == EBADF || e == EINVAL || e == ENOTSOCK { return }
+                // Out of descriptors or memory: wait for clients to go rather than spin on a core.
+                if e == EMFILE || e == ENFILE || e == ENOMEM || e == ENOBUFS { usleep(100_000) }
                 continue
             }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)

@@ -68,6 +68,7 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     /// The platform link, when `upstream` is configured (set before `run`).
     public var uplink: Uplink?
     private var unrecorded: [EventDraft] = []
+    private var heldCompletions: [(Ticket, RequestResult)] = []
     private var snapshotDirty = false
     private var stopping = false
 
@@ -185,12 +186,14 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
             submit(request, origin: .technician, now: t) { result in reply(["ok": true, "result": .object(result.json)]) }
         case .simInput(let id, let active):
             guard let simulation else { return reply(notSimulated) }
+            Log.info("uid \(uid.map(String.init) ?? "?") asks: sim input \(id) \(active ? "active" : "inactive")")
             do {
                 try simulation.setInput(id, active: active)
                 reply(["ok": true])
             } catch { reply(failure("unknown_target", error.message, exit: 2)) }
         case .simDevice(let id, let online):
             guard let simulation else { return reply(notSimulated) }
+            Log.info("uid \(uid.map(String.init) ?? "?") asks: sim device \(id) \(online ? "online" : "offline")")
             do {
                 try simulation.setDevice(id, online: online)
                 reply(["ok": true])
@@ -247,7 +250,13 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
                 Log.error("cannot save the state snapshot, will retry: \(error)")
             }
         }
-        for (ticket, result) in completions {
+        // A request is answered only once the events it caused are durable: while an append is failing,
+        // answers wait with the events and go out after the retried append succeeds.
+        heldCompletions += completions
+        guard unrecorded.isEmpty else { return }
+        let ready = heldCompletions
+        heldCompletions.removeAll()
+        for (ticket, result) in ready {
             var result = result
             if let hardwareFailure, result.status == .succeeded {
                 result = .failed("hardware_error", hardwareFailure)

@@ -15,7 +15,11 @@ public enum Signals {
     /// Call once, first thing in `run`.
     public static func install() -> Int32 {
         var fds: [Int32] = [-1, -1]
-        pipe(&fds)
+        if pipe(&fds) != 0 {
+            // Without the pipe no handler can report: keep the default actions (SIGTERM still ends the agent).
+            Log.error("cannot create the signal pipe: \(Posix.describe(errno)); SIGTERM will stop the agent without the safe-state step")
+            return -1
+        }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         _ = fcntl(fds[1], F_SETFL, O_NONBLOCK)
         pipeWrite = fds[1]
@@ -45,7 +49,7 @@ public enum Signals {
             var byte: UInt8 = 0
             while true {
                 let n = Posix.retrying { read(readEnd, &byte, 1) }
-                if n == 1 { deliver(Int32(byte)) } else if n == 0 { return }
+                if n == 1 { deliver(Int32(byte)) } else { return }
             }
         }
     }
