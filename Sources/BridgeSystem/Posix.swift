@@ -85,11 +85,16 @@ public final class Condition: @unchecked Sendable {
     public func signal() { pthread_cond_signal(&cond) }
     /// Waits (lock held) until signalled or `timeoutMs` passed.
     public func wait(timeoutMs: Int) {
+        wait(timeoutNs: UInt64(max(0, timeoutMs)) * 1_000_000)
+    }
+
+    /// Waits (lock held) until signalled or `timeoutNs` passed (`CLOCK_MONOTONIC`).
+    public func wait(timeoutNs: UInt64) {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
-        let ns = Int(ts.tv_nsec) + (timeoutMs % 1000) * 1_000_000
-        ts.tv_sec += timeoutMs / 1000 + ns / 1_000_000_000
-        ts.tv_nsec = ns % 1_000_000_000
+        let total = UInt64(ts.tv_nsec) + timeoutNs
+        ts.tv_sec += Int(total / 1_000_000_000)
+        ts.tv_nsec = Int(total % 1_000_000_000)
         pthread_cond_timedwait(&cond, &mutex, &ts)
     }
     public func wait() { pthread_cond_wait(&cond, &mutex) }

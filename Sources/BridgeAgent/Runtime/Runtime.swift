@@ -62,7 +62,7 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     private var engine: Engine
     private let wallAnchor: Millis
     private let monoAnchor: C.Instant
-    private var timer: (deadline: Millis, task: Task<Void, Never>)?
+    private var timer: (deadline: Millis, task: Task<Void, Never>?)?
     private var nextTicket: Ticket = 1
     private var pending: [Ticket: @Sendable (RequestResult) -> Void] = [:]
     /// The platform link, when `upstream` is configured (set before `run`).
@@ -143,7 +143,8 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
             if stopping { break }
             scheduleTimer()
         }
-        timer?.task.cancel()
+        timer?.task?.cancel()
+        if clock is ContinuousClock { executor.setTimer(delayNs: nil) {} }
         hardwarePump.cancel()
         board.close()
         return 0
@@ -268,12 +269,23 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     private func scheduleTimer() {
         let wanted = unrecorded.isEmpty && !snapshotDirty ? engine.nextDeadline : now() + 1000
         if let timer, timer.deadline == wanted { return }
-        timer?.task.cancel()
+        timer?.task?.cancel()
         timer = nil
-        guard let wanted else { return }
+        guard let wanted else {
+            if clock is ContinuousClock { executor.setTimer(delayNs: nil) {} }
+            return
+        }
         let instant = monoAnchor.advanced(by: .milliseconds(wanted - wallAnchor))
+        if clock is ContinuousClock {
+            // The real clock: the executor's own timed wait, on the loop's thread (no hop through a timer thread).
+            let delay = clock.now.duration(to: instant)
+            let ns = delay <= .zero ? 0 : UInt64(delay.components.seconds) * 1_000_000_000 + UInt64(delay.components.attoseconds / 1_000_000_000)
+            executor.setTimer(delayNs: ns) { [continuation] in continuation.yield(.tick) }
+            timer = (wanted, nil)
+            return
+        }
+        // Any other clock (a manual clock in tests): sleep on it.
         let task = Task(executorPreference: executor) { [clock, continuation] in
-            // No tolerance: a deadline is a debounce end or a pulse end, and late is wrong.
             do { try await clock.sleep(until: instant, tolerance: .zero) } catch { return }
             continuation.yield(.tick)
         }
