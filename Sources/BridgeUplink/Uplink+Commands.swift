@@ -194,9 +194,9 @@ extension Uplink {
         var data = body
         data["command_id"] = .string(id)
         do {
-            let recorded = try journal.append([EventDraft(type: EventType.commandResult.rawValue, occurredAt: Posix.wallMillis(), data: data)])
+            let recorded = try results.append([EventDraft(type: EventType.commandResult.rawValue, occurredAt: Posix.wallMillis(), data: data)])
             for event in recorded {
-                Log.info("#\(event.seq) command.result command_id=\(id) status=\(body["status"]?.stringValue ?? "?")" + (body["code"]?.stringValue.map { " code=\($0)" } ?? ""))
+                Log.info("result #\(event.seq) command_id=\(id) status=\(body["status"]?.stringValue ?? "?")" + (body["code"]?.stringValue.map { " code=\($0)" } ?? ""))
             }
         } catch {
             Log.error("cannot record the result of command \(id): \(error)")
@@ -216,7 +216,7 @@ extension Uplink {
         // Every result the journal still holds, delivered or not: one already sent must not get a contradicting twin.
         var queued: [String: JSONObject] = [:]
         var after: Int64 = 0
-        while let page = try? journal.events(after: after, limit: 500), !page.isEmpty {
+        while let page = try? results.events(after: after, limit: 500), !page.isEmpty {
             for e in page where e.type == EventType.commandResult.rawValue {
                 if let id = e.data["command_id"]?.stringValue { queued[id] = e.data }
             }

@@ -16,22 +16,23 @@ extension Uplink {
         guard let client = makeClient(timeoutMs: 30_000) else { return }
         var attempt = 0
         while !isStopping {
+            let result: Event?
             let pending: [Event]
             do {
-                pending = try journal.events(after: journal.deliveredThrough, limit: Self.maxBatchEvents)
+                // Results first: an app waits for them, and they are few.
+                result = try results.events(after: results.deliveredThrough, limit: 1).first
+                pending = result == nil ? try journal.events(after: journal.deliveredThrough, limit: Self.maxBatchEvents) : []
             } catch {
                 noteError("cannot read the outbox: \(error)")
                 guard pause(ms: 5000) else { return }
                 continue
             }
-            if pending.isEmpty {
+            if result == nil && pending.isEmpty {
                 // Woken by new events; the timeout only guards against a missed wake-up.
                 guard pause(ms: 5000, wake: { self.takeDeliveryWake() }) else { return }
                 continue
             }
-            let step = pending[0].type == EventType.commandResult.rawValue
-                ? postResult(pending[0], client: client)
-                : postEvents(batch(pending), client: client, retriedAuth: false)
+            let step = result.map { postResult($0, client: client) } ?? postEvents(batch(pending), client: client, retriedAuth: false)
             switch step {
             case .progress:
                 attempt = 0
@@ -49,12 +50,11 @@ extension Uplink {
         return deliveryWake
     }
 
-    /// The longest run of ordinary events from the head that fits one request (≤ 100 events, ≤ 256 KiB).
+    /// The longest run of events from the head that fits one request (≤ 100 events, ≤ 256 KiB).
     func batch(_ pending: [Event]) -> [Event] {
         var out: [Event] = []
         var bytes = 16  // {"events":[]}
         for event in pending {
-            guard event.type != EventType.commandResult.rawValue else { break }
             let size = event.json.encoded().count + 1
             if !out.isEmpty && bytes + size > Self.maxBatchBytes { break }
             out.append(event)
@@ -120,7 +120,7 @@ extension Uplink {
             guard deadLetter(event, code: "malformed_result", message: "a command.result record without command_id") else {
                 return .retry(retryAfterMs: nil)
             }
-            return markDelivered([event])
+            return markDelivered([event], in: results)
         }
         var body = event.data
         body.removeValue(forKey: "command_id")
@@ -133,7 +133,7 @@ extension Uplink {
         switch response.status {
         case 200...299:
             markHealthy()
-            return markDelivered([event])
+            return markDelivered([event], in: results)
         case 401:
             if unauthorized("POST result", alreadyRetried: retriedAuth) { return postResult(event, client: client, retriedAuth: true) }
             return .retry(retryAfterMs: nil)
@@ -141,17 +141,17 @@ extension Uplink {
             guard deadLetter(event, code: "http_\(response.status)", message: String(decoding: response.body.prefix(300), as: UTF8.self)) else {
                 return .retry(retryAfterMs: nil)
             }
-            return markDelivered([event])
+            return markDelivered([event], in: results)
         default:
             noteError("POST result \(id): HTTP \(response.status)")
             return .retry(retryAfterMs: Backoff.retryAfterMs(response.header("retry-after"), now: Posix.wallMillis()))
         }
     }
 
-    private func markDelivered(_ events: [Event]) -> Step {
+    private func markDelivered(_ events: [Event], in outbox: Journal? = nil) -> Step {
         guard let last = events.last else { return .progress }
         do {
-            try journal.markDelivered(through: last.seq)
+            try (outbox ?? journal).markDelivered(through: last.seq)
         } catch {
             noteError("cannot persist delivery progress: \(error)")
             return .retry(retryAfterMs: nil)

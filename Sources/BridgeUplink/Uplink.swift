@@ -41,6 +41,9 @@ public final class Uplink: @unchecked Sendable {
 
     let config: Configuration
     let journal: Journal
+    /// Command results waiting to be posted: their own journal, so results take no event `seq` (the platform sees
+    /// the event seqs without gaps) and go out ahead of an event backlog.
+    let results: Journal
     weak var host: (any UplinkHost)?
     let lock = Condition()
     /// Guards `ledger` alone, so its fsyncs never hold `lock` (which `status` needs).
@@ -71,6 +74,11 @@ public final class Uplink: @unchecked Sendable {
     public init(config: Configuration, journal: Journal) throws(StartError) {
         self.config = config
         self.journal = journal
+        do {
+            results = try Journal(directory: journal.directory, maxBytes: 4 << 20, name: "results")
+        } catch {
+            throw StartError(description: "cannot open the results outbox: \(error)")
+        }
         do {
             (credentials, _) = try Credentials.load(path: config.credentialsPath, environment: config.environment)
         } catch {
@@ -111,6 +119,9 @@ public final class Uplink: @unchecked Sendable {
         lock.lock(); stopping = true; lock.broadcast(); lock.unlock()
     }
 
+    /// Closes the results outbox (after `stop`, at exit).
+    public func close() { results.close() }
+
     /// New events are in the journal: wake the delivery thread.
     public func eventsRecorded() {
         lock.lock(); deliveryWake = true; lock.broadcast(); lock.unlock()
@@ -145,6 +156,9 @@ public final class Uplink: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         return clock.offsetMs
     }
+
+    /// Results not yet acknowledged by the platform (they are outbox entries too).
+    public var pendingResults: Int { results.stats.pending }
 
     public var deadLettered: Int {
         lock.lock(); defer { lock.unlock() }

@@ -55,7 +55,7 @@ import Testing
         rig.settled()
         #expect(rig.submit(armGarage, command, at: T1) == [output("out5", true), ksActivated("latch", nil)])
         let timeout = rig.advance(T1 + 10_000)
-        #expect(withoutCompletions(timeout) == relayOff("ks", "out5", "command"))
+        #expect(withoutCompletions(timeout) == relayOff("ks", "out5", "command", commandID: "cmd_ks"))
         #expect(result(timeout)?.code == "not_confirmed")
     }
 

@@ -168,7 +168,7 @@ import Testing
         let effects = rig.submit(.disarm(partition: "main"), command, at: T1 + 5_000)
         #expect(withoutCompletions(effects) == [
             rec(.partitionDisarmed, ["partition": "main", "source": "command", "command_id": "cmd_1"]),
-        ] + relayOff("siren", "out2", "command") + [
+        ] + relayOff("siren", "out2", "command", commandID: "cmd_1") + [
             rec(.zoneUnbypassed, ["zone": "hall_pir", "partition": "main", "source": "command", "command_id": "cmd_1"]),
         ])
         let r = try #require(result(effects))

@@ -167,8 +167,10 @@ func alarm(_ n: Int, _ zone: String, _ kind: String = "burglary") -> Effect {
 func sirenOn(_ ms: Int64 = 240_000) -> [Effect] {
     [output("out2", true), rec(.relayActivated, ["relay": "siren", "mode": "pulse", "duration_ms": .int(ms), "source": "rule"])]
 }
-func relayOff(_ relay: String, _ out: String, _ reason: String) -> [Effect] {
-    [output(out, false), rec(.relayDeactivated, ["relay": .string(relay), "reason": .string(reason)])]
+func relayOff(_ relay: String, _ out: String, _ reason: String, commandID: String? = nil) -> [Effect] {
+    var data: JSONObject = ["relay": .string(relay), "reason": .string(reason)]
+    if let commandID { data["command_id"] = .string(commandID) }
+    return [output(out, false), rec(.relayDeactivated, data)]
 }
 
 func records(_ effects: [Effect]) -> [Effect] { effects.filter { if case .record = $0 { return true }; return false } }

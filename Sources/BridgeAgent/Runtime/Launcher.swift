@@ -105,6 +105,7 @@ public enum Launcher {
             SystemdNotify.send("READY=1")
         })
         uplink?.stop()
+        uplink?.close()
         server.remove()
         journal.close()
         Log.info("stopped")

@@ -303,7 +303,7 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
         ]
         report["clock_offset_ms"] = .int(uplink?.clockOffsetMs ?? 0)
         report["outbox"] = [
-            "pending": .int(Int64(stats.pending)),
+            "pending": .int(Int64(stats.pending + (uplink?.pendingResults ?? 0))),
             "oldest_age_s": .int(stats.oldestPendingAt.map { max(0, (t - $0) / 1000) } ?? 0),
             "dead_lettered": .int(Int64(uplink?.deadLettered ?? 0)),
             "dropped": .int(Int64(stats.dropped)),

@@ -59,7 +59,7 @@ extension Engine {
                         pending: KeyswitchPending, at t: Millis) {
         if ks.hold && !on {
             cancelPendingActivation(ks.relay, because: "partition \(id) is being disarmed")
-            if relays[ks.relay]?.on == true { release(ks.relay, reason: origin.releaseReason, at: t) }
+            if relays[ks.relay]?.on == true { release(ks.relay, reason: origin.releaseReason, commandID: origin.commandID, at: t) }
         } else {
             let activation: Activation = ks.hold ? .latch : .pulse(ks.pulseMs)
             if case .busy(let why) = activateRelay(ks.relay, activation, origin: origin, ticket: nil, at: t) {
@@ -106,7 +106,7 @@ extension Engine {
         if ks.hold {
             if pending.arm != nil {
                 cancelPendingActivation(ks.relay, because: "the panel did not confirm")
-                if relays[ks.relay]?.on == true { release(ks.relay, reason: pending.origin.releaseReason, at: t) }
+                if relays[ks.relay]?.on == true { release(ks.relay, reason: pending.origin.releaseReason, commandID: pending.origin.commandID, at: t) }
             } else {
                 _ = activateRelay(ks.relay, .latch, origin: pending.origin, ticket: nil, at: t)
             }

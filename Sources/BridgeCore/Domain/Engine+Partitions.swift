@@ -138,7 +138,7 @@ extension Engine {
         let neededElsewhere = (catalog.sirenOf[siren.relay] ?? []).contains { $0 != id && partitions[$0]?.status == .alarm }
         guard !neededElsewhere else { return }
         cancelPendingActivation(siren.relay, because: "partition \(id) was disarmed")
-        if relays[siren.relay]?.on == true { release(siren.relay, reason: origin.releaseReason, at: t) }
+        if relays[siren.relay]?.on == true { release(siren.relay, reason: origin.releaseReason, commandID: origin.commandID, at: t) }
     }
 
     mutating func resetSwinger(_ id: String) {

@@ -46,7 +46,7 @@ extension Engine {
             out.append(.complete(ticket, relayResult(.succeeded, nil, "relay \(id) was already off", id)))
             return
         }
-        release(id, reason: origin.releaseReason, at: t)
+        release(id, reason: origin.releaseReason, commandID: origin.commandID, at: t)
         out.append(.complete(ticket, relayResult(.succeeded, nil, "relay \(id) off", id)))
     }
 
@@ -66,7 +66,7 @@ extension Engine {
             }
             var released = false
             for other in others where relays[other]?.on == true {
-                release(other, reason: .command, interlock: id, at: t)
+                release(other, reason: .command, interlock: id, commandID: origin.commandID, at: t)
                 released = true
             }
             if released && cfg.interlockGapMs > 0 {
@@ -104,8 +104,9 @@ extension Engine {
         record(.relayActivated, data)
     }
 
-    /// Off, with `relay.deactivated`; `interlock` names the relay whose activation released it.
-    mutating func release(_ id: String, reason: ReleaseReason, interlock: String? = nil, at t: Millis) {
+    /// Off, with `relay.deactivated`; `interlock` names the relay whose activation released it. `commandID`
+    /// (an extension of protocol.md's `relay`, `reason`) names the platform command that caused it.
+    mutating func release(_ id: String, reason: ReleaseReason, interlock: String? = nil, commandID: String? = nil, at t: Millis) {
         guard let cfg = catalog.relays[id], relays[id]?.on == true else { return }
         relays[id]?.on = false
         relays[id]?.pulseEndsAt = nil
@@ -113,6 +114,7 @@ extension Engine {
         out.append(.setOutput(output: cfg.output, active: false))
         var data: JSONObject = ["relay": .string(id), "reason": .string(reason.rawValue)]
         if let interlock { data["interlock"] = .string(interlock) }
+        if let commandID { data["command_id"] = .string(commandID) }
         record(.relayDeactivated, data)
     }
 
