@@ -12,8 +12,10 @@ let package = Package(
         // C libraries from Debian, one system-library target each.
         .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
         .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // libcurl and libcrypto: headers at build time, loaded with dlopen at run time only when the platform link
+        // is used (see their shim.h), so local mode maps neither them nor the ~30 libraries they pull in.
+        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CCrypto", providers: [.apt(["libssl-dev"])]),
 
         // The domain: configuration, zones, partitions, relays, devices. Pure.
         .target(name: "BridgeCore"),
@@ -29,7 +31,7 @@ let package = Package(
         .target(name: "BridgeAgent", dependencies: ["BridgeCore", "BridgeHardware", "BridgeStore", "BridgeSystem", "BridgeUplink"]),
         .executableTarget(name: "chekt-bridge", dependencies: ["BridgeAgent"]),
         // Prints the figures of docs/benchmarks.md (swift run -c release chekt-bridge-bench).
-        .executableTarget(name: "chekt-bridge-bench", dependencies: ["BridgeAgent"]),
+        .executableTarget(name: "chekt-bridge-bench", dependencies: ["BridgeAgent", "BridgeSystem", "BridgeUplink"]),
 
         .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore"]),
         .testTarget(name: "BridgeHardwareTests", dependencies: ["BridgeHardware"]),

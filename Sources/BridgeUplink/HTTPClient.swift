@@ -75,18 +75,21 @@ public final class HTTPClient {
     /// Makes the easy handle and checks `options.caFile`; fails with `.tls` when that file is unusable.
     public init(options: Options) throws(HTTPError) {
         let global = CurlGlobal.initResult
+        if global == -1, let reason = CurlLibrary.unavailableReason {
+            throw HTTPError(code: .other, curlCode: 0, message: reason)
+        }
         guard global == 0 else {
             throw HTTPError(code: .other, curlCode: global,
-                            message: "curl_global_init failed: \(String(cString: curl_easy_strerror(CURLcode(UInt32(bitPattern: global)))))")
+                            message: "curl_global_init failed: \(String(cString: chekt_curl_easy_strerror(CURLcode(UInt32(bitPattern: global)))))")
         }
-        guard let handle = curl_easy_init() else {
+        guard let handle = chekt_curl_easy_init() else {
             throw HTTPError(code: .other, curlCode: 0, message: "curl_easy_init failed (out of memory?)")
         }
         let authorities: CertificateAuthorities
         do {
             authorities = try CertificateAuthorities.make(options: options, handle: handle)
         } catch {
-            curl_easy_cleanup(handle)
+            chekt_curl_easy_cleanup(handle)
             throw error
         }
         self.options = options
@@ -99,7 +102,7 @@ public final class HTTPClient {
     }
 
     deinit {
-        curl_easy_cleanup(handle)
+        chekt_curl_easy_cleanup(handle)
         errorBuffer.deallocate()
         emptyBody.deallocate()
         authorities.release()
@@ -116,16 +119,16 @@ public final class HTTPClient {
                             url: request.url)
         }
         var headerList: UnsafeMutablePointer<curl_slist>?
-        defer { curl_slist_free_all(headerList) }
+        defer { chekt_curl_slist_free_all(headerList) }
         let sendsBody = !request.body.isEmpty || method == "POST" || method == "PUT" || method == "PATCH"
         for line in try Self.headerLines(request, sendsBody: sendsBody) {
-            guard let appended = curl_slist_append(headerList, line) else {
+            guard let appended = chekt_curl_slist_append(headerList, line) else {
                 throw HTTPError(code: .other, curlCode: 0, message: "curl_slist_append failed (out of memory?)", url: request.url)
             }
             headerList = appended
         }
 
-        curl_easy_reset(handle)
+        chekt_curl_easy_reset(handle)
         let sink = TransferSink(maxBodyBytes: options.maxResponseBytes)
         let context = Unmanaged.passUnretained(sink).toOpaque()
         errorBuffer[0] = 0
@@ -135,7 +138,7 @@ public final class HTTPClient {
         if setup != CURLE_OK { throw failure(setup, url: request.url, during: "setting up the request") }
 
         let result: CURLcode = withExtendedLifetime(sink) {
-            guard sendsBody else { return curl_easy_perform(handle) }
+            guard sendsBody else { return chekt_curl_easy_perform(handle) }
             return request.body.withUnsafeBufferPointer { body -> CURLcode in
                 let pointer = body.baseAddress.map { UnsafeMutableRawPointer(mutating: $0) } ?? UnsafeMutableRawPointer(emptyBody)
                 var code = chekt_curl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
@@ -145,7 +148,7 @@ public final class HTTPClient {
                     code = chekt_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, method)
                 }
                 guard code == CURLE_OK else { return code }
-                let performed = curl_easy_perform(handle)
+                let performed = chekt_curl_easy_perform(handle)
                 // The buffer is about to go away; the handle must not keep pointing at it.
                 _ = chekt_curl_setopt_pointer(handle, CURLOPT_POSTFIELDS, nil)
                 return performed
@@ -243,7 +246,7 @@ public final class HTTPClient {
     /// Turns a `CURLcode` into an `HTTPError` with `curl_easy_strerror` and the error buffer's detail.
     private func failure(_ code: CURLcode, url: String, during: String?) -> HTTPError {
         let raw = Int32(bitPattern: code.rawValue)
-        var message = String(cString: curl_easy_strerror(code))
+        var message = String(cString: chekt_curl_easy_strerror(code))
         let detail = String(cString: errorBuffer)
         if !detail.isEmpty && detail != message { message += ": " + detail }
         if let during { message = "\(during): \(message)" }
@@ -254,7 +257,11 @@ public final class HTTPClient {
 /// `curl_global_init` must run once before any other libcurl use; a `static let` initialiser runs exactly once,
 /// thread-safely (swift_once), on first use.
 enum CurlGlobal {
-    static let initResult: Int32 = Int32(bitPattern: curl_global_init(Int(CURL_GLOBAL_DEFAULT)).rawValue)
+    static let initResult: Int32 = {
+        // Loading libcurl (dlopen) happens here, once, before any other use.
+        if chekt_curl_load() != nil { return -1 }
+        return Int32(bitPattern: chekt_curl_global_init(Int(CURL_GLOBAL_DEFAULT)).rawValue)
+    }()
 }
 
 /// Collects one transfer's headers and body from libcurl's callbacks (passed to C as an unretained context).

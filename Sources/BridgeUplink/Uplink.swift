@@ -74,6 +74,9 @@ public final class Uplink: @unchecked Sendable {
     public init(config: Configuration, journal: Journal) throws(StartError) {
         self.config = config
         self.journal = journal
+        if let reason = CurlLibrary.unavailableReason ?? HMACSHA256.unavailableReason {
+            throw StartError(description: reason)
+        }
         do {
             results = try Journal(directory: journal.directory, maxBytes: 4 << 20, name: "results")
         } catch {
