@@ -70,6 +70,7 @@ public final class Uplink: @unchecked Sendable {
     var delivered: Int = 0
     var commandsReceived: Int = 0
     var deadLetterCount: Int = 0
+    var credentialsGeneration = 0
 
     public init(config: Configuration, journal: Journal) throws(StartError) {
         self.config = config
@@ -140,11 +141,28 @@ public final class Uplink: @unchecked Sendable {
     public func reloadCredentials() -> String {
         do {
             let (fresh, path) = try Credentials.load(path: config.credentialsPath, environment: config.environment)
-            lock.lock(); credentials = fresh; authFailed = false; lock.broadcast(); lock.unlock()
+            lock.lock()
+            credentials = fresh
+            authFailed = false
+            credentialsGeneration += 1  // wakes threads waiting out an auth back-off
+            lock.broadcast()
+            lock.unlock()
             return "credentials re-read from \(path)"
         } catch {
             return "credentials not re-read, keeping the previous ones: \(error)"
         }
+    }
+
+    /// Re-reads the credentials file; true when it now holds different credentials (which are then in use).
+    func reloadIfChanged() -> Bool {
+        guard let (fresh, _) = try? Credentials.load(path: config.credentialsPath, environment: config.environment) else { return false }
+        lock.lock(); defer { lock.unlock() }
+        guard fresh.apiKey != credentials.apiKey || fresh.signingSecret != credentials.signingSecret else { return false }
+        credentials = fresh
+        authFailed = false
+        credentialsGeneration += 1
+        lock.broadcast()
+        return true
     }
 
     // MARK: Reports
@@ -237,19 +255,20 @@ public final class Uplink: @unchecked Sendable {
 
     /// A 401: re-read the credentials once and retry; a second 401 means keep everything queued and back off (cap 5 min).
     /// Returns true when the caller should retry at once.
+    /// A 401 (config.md: "let the next 401 make the agent re-read it"): the credentials file is re-read on every 401.
+    /// The first 401 of an episode retries at once; so does any 401 after which the file holds new credentials.
+    /// Otherwise everything stays queued and the caller backs off (cap 5 min), with `auth_failed` in `status`.
+    /// Returns true when the caller should retry at once.
     func unauthorized(_ what: String, alreadyRetried: Bool) -> Bool {
         lock.lock(); let failing = authFailed; lock.unlock()
-        // Re-read once per failure episode; while failing, only SIGHUP re-reads (and clears the state).
-        if !alreadyRetried && !failing {
-            Log.warning("upstream: \(what) answered 401: \(reloadCredentials())")
+        let changed = reloadIfChanged()
+        if !alreadyRetried && (changed || !failing) {
+            Log.warning("upstream: \(what) answered 401: credentials re-read" + (changed ? " (they changed)" : " (unchanged)") + ", retrying")
+            if !changed { lock.lock(); authFailed = true; lock.unlock() }  // a second 401 ends the episode's retry
             return true
         }
-        lock.lock()
-        let first = !authFailed
-        authFailed = true
-        lock.unlock()
-        noteError("\(what): 401 again with the current credentials; everything stays queued. Fix the credentials file and send SIGHUP.")
-        _ = first
+        lock.lock(); authFailed = true; lock.unlock()
+        noteError("\(what): 401 with the current credentials; everything stays queued. Fix the credentials file (it is re-read at every 401) or send SIGHUP.")
         return false
     }
 
@@ -263,8 +282,10 @@ public final class Uplink: @unchecked Sendable {
     func pause(ms: Int, wake: (() -> Bool)? = nil) -> Bool {
         let deadline = Posix.monotonicMillis() + Int64(ms)
         lock.lock(); defer { lock.unlock() }
+        let generation = credentialsGeneration
         while !stopping {
             if let wake, wake() { return true }
+            if credentialsGeneration != generation { return true }  // new credentials: retry now
             let left = deadline - Posix.monotonicMillis()
             if left <= 0 { return true }
             lock.wait(timeoutMs: Int(min(left, 60_000)))

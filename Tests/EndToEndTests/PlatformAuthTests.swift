@@ -57,9 +57,10 @@ extension PlatformLink {
             let (before, _) = try site.waitDelivered()
             let requestsBefore = try site.platform.requests().count
 
+            // The file first, then the platform: the agent keeps using the key it holds until a 401.
             let rotated = PlatformCredentials.random("new")
-            try site.rotate(to: rotated)
             try site.replaceCredentials(rotated)
+            try site.rotate(to: rotated)
             let faulted = try site.toggle("in2", "active", expect: "zone.faulted")
             let (recorded, received) = try site.waitDelivered(timeout: 20)
             site.expectSameEvents(recorded, received)
@@ -76,6 +77,35 @@ extension PlatformLink {
             }
             #expect(status["upstream"]?["auth_failed"] == false, "\(status["upstream"] ?? .null)")
             try site.expectNoSecretsLeaked()
+        }
+
+        @Test func aFileReplacedAfterTheAgentMet401IsPickedUpByALater401WithoutSIGHUP() throws {
+            let site = try PlatformSite()
+            defer { site.close() }
+            try site.start()
+            try site.waitDelivered()
+
+            // The key is rotated on the platform while the bridge is off; it starts with the old file, so every
+            // request meets 401 (and no long-poll authorised before the rotation is left to succeed later).
+            try #require(site.agent.stop() != nil)
+            let rotated = PlatformCredentials.random("late")
+            try site.rotate(to: rotated)
+            try site.agent.start()
+            let failing = try site.waitFor("status to show auth_failed") { () throws -> JSON? in
+                let s = try site.agent.status()
+                return s["upstream"]?["auth_failed"] == true ? s : nil
+            }
+            #expect(failing["upstream"]?["connected"] == false, "\(failing["upstream"] ?? .null)")
+            let restarted = try #require(try site.journal().last { $0.type == "bridge.started" })
+            #expect(try !site.platform.events().contains { $0["id"] == .string(restarted.id) })
+
+            // Only the file changes: no SIGHUP. config.md: "replace the file and send SIGHUP, or let the next 401
+            // make the agent re-read it"; the back-off while failing is well under 40 s this early.
+            try site.replaceCredentials(rotated)
+            let (recorded, received) = try site.waitDelivered(timeout: 40)
+            site.expectSameEvents(recorded, received)
+            #expect(!site.agent.log.contains("SIGHUP:"), "\(site.agent.logTail)")
+            #expect(try site.agent.status()["upstream"]?["auth_failed"] == false)
         }
 
         @Test func aCredentialsFileReadableByOthersStopsTheStartWithAChmodHint() throws {
@@ -110,8 +140,8 @@ extension PlatformLink {
             #expect(try site.waitResult(tampered)["code"] == "bad_signature")
 
             let rotated = PlatformCredentials.random("leak")
-            try site.rotate(to: rotated)
             try site.replaceCredentials(rotated)
+            try site.rotate(to: rotated)
             try site.toggle("in1", "inactive", expect: "zone.restored")
             try site.waitDelivered(timeout: 20)
 

@@ -19,6 +19,11 @@ extension PlatformLink {
             try site.agent.ok("relay", "pulse", "door_strike", "--ms", "150")
             try site.toggleSiren(pairs: 3)
             made.append(try site.toggle("in4", "active", expect: "zone.faulted"))
+            // Both pulses must have ended, or one may end between reading the journal and reading the platform.
+            _ = try site.waitFor("both pulses to end") { () throws -> Bool? in
+                let ended = try site.journal().filter { $0.type == "relay.deactivated" && $0.data["reason"] == "pulse_elapsed" }
+                return ended.count == 2 ? true : nil
+            }
 
             let (recorded, received) = try site.waitDelivered()
             #expect(made.allSatisfy { e in received.contains { $0["id"] == .string(e.id) } }, site.note)

@@ -109,24 +109,51 @@ final class PlatformSite {
     @discardableResult
     func start(timeout: Double = 15) throws -> JSON {
         try agent.start(timeout: timeout)
-        let started = try waitFor("this run's bridge.started to reach the platform and status to say connected", timeout: timeout) {
-            () throws -> RecordedEvent? in
+        try waitFor("this run's bridge.started to reach the platform and status to say connected", timeout: timeout) {
+            () throws -> Bool? in
             guard let mine = try journal().last(where: { $0.type == "bridge.started" }) else { return nil }
             guard try platform.events().contains(where: { $0["id"] == .string(mine.id) }) else { return nil }
-            return try agent.status()["upstream"]?["connected"] == true ? mine : nil
+            return try agent.status()["upstream"]?["connected"] == true ? true : nil
         }
-        _ = started
         return try agent.status()
     }
 
     // MARK: Reading both sides
 
-    /// The journal's events without the outbox's `command.result` records (those go to `/commands/{id}/result`).
+    /// The journal's events, via `events --json --since 1` (command results are not among them: they have their own
+    /// outbox, docs/protocol.md; the filter only guards against them coming back into the event seq).
     func journal() throws -> [RecordedEvent] { try agent.events().filter { $0.type != "command.result" } }
 
-    /// The journal's `command.result` records for `commandID`.
+    /// The `command.result` records for `commandID` in the results outbox (`<state>/journal/results.journal`),
+    /// one per result queued for the platform: the first answer and every re-send.
     func resultRecords(_ commandID: String) throws -> [RecordedEvent] {
-        try agent.events().filter { $0.type == "command.result" && $0.data["command_id"] == .string(commandID) }
+        try journalRecords("results.journal").filter { $0.type == "command.result" && $0.data["command_id"] == .string(commandID) }
+    }
+
+    /// The event records (kind `E`) of a journal file under `<state>/journal`, read with the framing of
+    /// docs/storage.md "Record format": magic `FF 43 42`, kind, u32 length, i64 seq, CRC-32C, payload (the event JSON).
+    /// A record still being written at the end is left out.
+    func journalRecords(_ name: String) throws -> [RecordedEvent] {
+        let path = sandbox.journalDir + "/" + name
+        guard let data = FileManager.default.contents(atPath: path) else { throw E2EFailure("no \(path)") }
+        let bytes = [UInt8](data)
+        var records: [RecordedEvent] = []
+        var at = 0
+        while at + 20 <= bytes.count {
+            guard bytes[at] == 0xFF, bytes[at + 1] == 0x43, bytes[at + 2] == 0x42 else {
+                throw E2EFailure("\(path): no record magic at offset \(at)")
+            }
+            let length = (0..<4).reduce(0) { $0 | Int(bytes[at + 4 + $1]) << (8 * $1) }
+            guard at + 20 + length <= bytes.count else { break }
+            if bytes[at + 3] == UInt8(ascii: "E") {
+                let payload = Data(bytes[(at + 20)..<(at + 20 + length)])
+                do { records.append(try JSONDecoder().decode(RecordedEvent.self, from: payload)) } catch {
+                    throw E2EFailure("\(path): the record at offset \(at) is not an event: \(error)")
+                }
+            }
+            at += 20 + length
+        }
+        return records
     }
 
     /// The events of the journal that name `commandID` (what the command caused).
