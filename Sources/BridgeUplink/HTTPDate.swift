@@ -69,14 +69,7 @@ public enum HTTPDate {
     private static func epochMillis(year: Int, month: Int, day: Int, time: (h: Int, m: Int, s: Int)) -> Millis? {
         guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
               time.h < 24, time.m < 60, time.s <= 60 else { return nil }
-        // Days-from-civil (Howard Hinnant), as Timestamp.parse does.
-        let yy = Int64(month <= 2 ? year - 1 : year)
-        let era = (yy >= 0 ? yy : yy - 399) / 400
-        let yoe = yy - era * 400
-        let mp = Int64(month > 2 ? month - 3 : month + 9)
-        let doy = (153 * mp + 2) / 5 + Int64(day) - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
+        let days = Timestamp.epochDays(year: year, month: month, day: day)
         return (days * 86_400 + Int64(time.h * 3600 + time.m * 60 + time.s)) * 1000
     }
 

@@ -186,20 +186,21 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
             Log.info("uid \(uid.map(String.init) ?? "?") asks: \(describe(request))")
             submit(request, origin: .technician, now: t) { result in reply(["ok": true, "result": .object(result.json)]) }
         case .simInput(let id, let active):
-            guard let simulation else { return reply(notSimulated) }
-            Log.info("uid \(uid.map(String.init) ?? "?") asks: sim input \(id) \(active ? "active" : "inactive")")
-            do {
-                try simulation.setInput(id, active: active)
-                reply(["ok": true])
-            } catch { reply(failure("unknown_target", error.message, exit: 2)) }
+            simulate("sim input \(id) \(active ? "active" : "inactive")", uid: uid, reply: reply) { (s: any SimulationControl) throws(HardwareError) in try s.setInput(id, active: active) }
         case .simDevice(let id, let online):
-            guard let simulation else { return reply(notSimulated) }
-            Log.info("uid \(uid.map(String.init) ?? "?") asks: sim device \(id) \(online ? "online" : "offline")")
-            do {
-                try simulation.setDevice(id, online: online)
-                reply(["ok": true])
-            } catch { reply(failure("unknown_target", error.message, exit: 2)) }
+            simulate("sim device \(id) \(online ? "online" : "offline")", uid: uid, reply: reply) { (s: any SimulationControl) throws(HardwareError) in try s.setDevice(id, online: online) }
         }
+    }
+
+    /// A `sim` command: only on the simulated board; unknown names are usage errors (exit 2).
+    private func simulate(_ what: String, uid: UInt32?, reply: @Sendable (JSONObject) -> Void,
+                          _ body: (any SimulationControl) throws(HardwareError) -> Void) {
+        guard let simulation else { return reply(notSimulated) }
+        Log.info("uid \(uid.map(String.init) ?? "?") asks: \(what)")
+        do {
+            try body(simulation)
+            reply(["ok": true])
+        } catch { reply(failure("unknown_target", error.message, exit: 2)) }
     }
 
     private func submit(_ request: Request, origin: Origin, now t: Millis, reply: @escaping @Sendable (RequestResult) -> Void) {

@@ -30,6 +30,17 @@ public enum Timestamp {
         return "\(pad(Int(y), 4))-\(pad(Int(m), 2))-\(pad(Int(d), 2))T\(pad(secOfDay / 3600, 2)):\(pad(secOfDay / 60 % 60, 2)):\(pad(secOfDay % 60, 2)).\(pad(milli, 3))Z"
     }
 
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days-from-civil).
+    public static func epochDays(year: Int, month: Int, day: Int) -> Int64 {
+        let yy = Int64(month <= 2 ? year - 1 : year)
+        let era = (yy >= 0 ? yy : yy - 399) / 400
+        let yoe = yy - era * 400
+        let mp = Int64(month > 2 ? month - 3 : month + 9)
+        let doy = (153 * mp + 2) / 5 + Int64(day) - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
     /// Parses RFC 3339 (`Z` or `±hh:mm`, optional fraction); nil when malformed.
     public static func parse(_ text: String) -> Millis? {
         let b = Array(text.utf8)
@@ -67,15 +78,7 @@ public enum Timestamp {
             i += 6
         } else { return nil }
         guard i == b.count else { return nil }
-        // Days-from-civil.
-        let yy = Int64(mo <= 2 ? y - 1 : y)
-        let era = (yy >= 0 ? yy : yy - 399) / 400
-        let yoe = yy - era * 400
-        let mp = Int64(mo > 2 ? mo - 3 : mo + 9)
-        let doy = (153 * mp + 2) / 5 + Int64(d) - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
-        let secs = days * 86_400 + Int64(h * 3600 + mi * 60 + s) - Int64(offsetMinutes * 60)
+        let secs = epochDays(year: y, month: mo, day: d) * 86_400 + Int64(h * 3600 + mi * 60 + s) - Int64(offsetMinutes * 60)
         return secs * 1000 + Int64(frac)
     }
 }
