@@ -46,7 +46,20 @@ public final class ControlServer: @unchecked Sendable {
             throw StartError(description: "cannot create the control socket: \(error)")
         }
         chmod(path, 0o660)
-        if let group = getgrnam("chekt-bridge") { chown(path, getuid(), group.pointee.gr_gid) }
+        if let gid = Self.systemGroupID("chekt-bridge") { chown(path, getuid(), gid) }
+    }
+
+    /// The gid of a local group, from /etc/group (where `adduser --system` puts service groups). Not `getgrnam`:
+    /// NSS would load libnss_systemd and its libraries into the agent for this one lookup (~0.4 MB resident).
+    static func systemGroupID(_ name: String) -> gid_t? {
+        guard let file = fopen("/etc/group", "r") else { return nil }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 4096)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let fields = String(cString: line).split(separator: ":", omittingEmptySubsequences: false)
+            if fields.count >= 3, fields[0] == name, let gid = UInt32(fields[2]) { return gid }
+        }
+        return nil
     }
 
     public func start() {

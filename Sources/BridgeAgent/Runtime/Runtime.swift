@@ -139,9 +139,12 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
         onReady()
 
         for await message in messages {
+            if stopping {
+                refuseWhileStopping(message)
+                continue
+            }
             handle(message)
-            if stopping { break }
-            scheduleTimer()
+            if !stopping { scheduleTimer() }
         }
         timer?.task?.cancel()
         if clock is ContinuousClock { executor.setTimer(delayNs: nil) {} }
@@ -165,14 +168,29 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
             Log.info("signal \(number): releasing every relay to its safe state and stopping")
             carryOut(engine.advance(to: t) + engine.shutdown(now: t), now: t, force: true)
             stopping = true
+            // What is already queued is still answered (below); nothing new is taken.
+            continuation.finish()
         case .control(let operation, let uid, let reply):
             control(operation, uid: uid, reply: reply, now: t)
         case .command(let request, let origin, let reply):
             submit(request, origin: origin, now: t, reply: reply)
         case .stateSnapshot(let reply):
-            var report = statusReport(now: t)
-            for localOnly in ["inputs", "bridge", "upstream"] { report.removeValue(forKey: localOnly) }
-            reply(report)
+            reply(stateSnapshot(now: t))
+        }
+    }
+
+    /// After SIGTERM: queued requests are answered, never executed (a platform command answered `busy` here was
+    /// certainly not run, unlike one cut off by a crash).
+    private func refuseWhileStopping(_ message: RuntimeMessage) {
+        switch message {
+        case .command(_, _, let reply):
+            reply(.failed("busy", "the agent is stopping; the command was not executed"))
+        case .control(_, _, let reply):
+            reply(failure("stopping", "the agent is stopping", exit: 1))
+        case .stateSnapshot(let reply):
+            reply(stateSnapshot(now: now()))
+        case .hardware, .tick, .signal:
+            break
         }
     }
 
@@ -316,6 +334,13 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
             "config": .string(options.configPath), "state_dir": .string(options.stateDir),
         ]
         report["inputs"] = .array(inputsReport(now: t))
+        return report
+    }
+
+    /// protocol.md's state snapshot (`PUT /state`): the status report without its local-only parts.
+    func stateSnapshot(now t: Millis) -> JSONObject {
+        var report = statusReport(now: t)
+        for localOnly in ["inputs", "bridge", "upstream"] { report.removeValue(forKey: localOnly) }
         return report
     }
 
