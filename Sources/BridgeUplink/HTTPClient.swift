@@ -3,7 +3,7 @@ import Glibc
 
 /// One libcurl easy handle, reused for connection keep-alive. NOT thread-safe: one owner thread. Blocking.
 ///
-/// Why libcurl and not URLSession: on Linux a URLSession long-poll on a new
+/// Why libcurl and not FoundationNetworking's URL session: on Linux its long-poll on a new
 /// connection busy-waits (seconds of CPU per poll, see
 /// shared/notes/linux-swift-facts.md); `curl_easy_perform` sleeps in `poll`.
 ///
