@@ -165,14 +165,43 @@ import Testing
         #expect(r.message == "the panel's armed-status input panel_armed gives no level (input panel_armed unreadable)")
     }
 
-    @Test func zonesOfAKeyswitchPartitionFollowItsMirroredState() {
+    @Test func zonesOfAKeyswitchPartitionFollowItsMirroredStateAfterTheExitGrace() {
         var rig = EngineRig()
         rig.settled()
         #expect(rig.flip("in8", true, at: T1) == [faulted("garage_door")])
         _ = rig.flip("in8", false, at: T1 + 100)
+        // Armed at the keypad (confirmed at T1 + 250): the panel runs its exit delay and people walk out,
+        // so for exit_delay_s (30 s) the bridge ignores the partition's instant/entry/interior zones.
         _ = rig.flip("panel_armed", true, at: T1 + 200)
-        #expect(rig.flip("in8", true, at: T1 + 300) == [faulted("garage_door"), alarm(1, "garage_door")])
+        #expect(rig.partitionState("garage") == "armed_away")
+        #expect(rig.flip("in8", true, at: T1 + 300) == [faulted("garage_door")])
+        #expect(rig.advance(T1 + 250 + 29_999).isEmpty)
+        // Still faulted when the grace ends: it counts now, as at the end of any exit delay.
+        #expect(rig.advance(T1 + 250 + 30_000) == [alarm(1, "garage_door")])
         #expect(rig.partitionState("garage") == "alarm")
+    }
+
+    @Test func aKeyswitchArmedByAPlatformCommandUsesTheRemoteExitDelay() {
+        var rig = EngineRig()
+        rig.settled()
+        _ = rig.submit(armGarage, command, at: T1)
+        _ = rig.advance(T1 + 1_000)
+        _ = rig.input("panel_armed", true, at: T1 + 3_000)
+        _ = rig.advance(T1 + 3_050)
+        // remote_exit_delay_s is 0: no grace, a fault alarms at once.
+        #expect(rig.flip("in8", true, at: T1 + 4_000) == [faulted("garage_door"), alarm(1, "garage_door")])
+    }
+
+    @Test func fireZonesAreNeverGraced() {
+        var rig = EngineRig(EngineFixture.site({ config in
+            config.zones.append(.init(id: "garage_smoke", input: "in9", partition: "garage", type: .fire))
+        }, board: { board in
+            board.inputs.append(.init(id: "in9", source: .gpio(.init(chip: "header", line: .name("GPIO9"))), debounceMs: 50))
+        }))
+        rig.settled()
+        _ = rig.flip("panel_armed", true, at: T1)
+        let effects = rig.flip("in9", true, at: T1 + 100)
+        #expect(types(effects).contains(.alarmCreated))
     }
 
     @Test func aPanelArmedWhileTheAgentWasStoppedIsReportedAfterSettling() {

@@ -78,25 +78,33 @@ extension Engine {
         if let pending = p.keyswitchPending, (pending.arm != nil) == level {
             partitions[id]?.keyswitchPending = nil
             if let mode = pending.arm {
-                mirrorArmed(id, mode: mode, origin: pending.origin)
+                mirrorArmed(id, mode: mode, origin: pending.origin, at: t)
                 out.append(.complete(pending.ticket, result(.succeeded, nil, "partition \(id) armed \(mode.rawValue) (panel confirmed)", partition: id)))
             } else {
                 disarmPartition(id, origin: pending.origin, at: t)
                 out.append(.complete(pending.ticket, result(.succeeded, nil, "partition \(id) disarmed (panel confirmed)", partition: id)))
             }
         } else if level {
-            mirrorArmed(id, mode: .away, origin: Origin(source: .keyswitch))
+            mirrorArmed(id, mode: .away, origin: Origin(source: .keyswitch), at: t)
         } else {
             disarmPartition(id, origin: Origin(source: .keyswitch), at: t)
         }
     }
 
-    /// The panel is armed: no exit delay here, the panel runs its own.
-    mutating func mirrorArmed(_ id: String, mode: ArmMode, origin: Origin) {
+    /// The panel is armed (`partition.armed` now). The panel runs its own exit delay, and people are walking
+    /// out through zones the bridge watches too: for the partition's exit delay (`remote_exit_delay_s` when a
+    /// platform command armed it) its entry/exit, interior and instant zones are ignored as in an exit delay,
+    /// then the ones still faulted count, as at the end of any exit delay. 24h, fire and panic zones are never
+    /// ignored.
+    mutating func mirrorArmed(_ id: String, mode: ArmMode, origin: Origin, at t: Millis) {
         resetSwinger(id)
         partitions[id]?.status = .armed(mode)
         partitions[id]?.mode = mode
         recordArmed(id, mode: mode, origin: origin)
+        if let cfg = catalog.partitions[id] {
+            let graceS = origin.source == .command ? cfg.remoteExitDelayS : cfg.exitDelayS
+            if graceS > 0 { partitions[id]?.exitEndsAt = t + Millis(graceS) * 1000 }
+        }
     }
 
     /// The panel did not follow in time: the request fails and a held relay goes back.

@@ -56,12 +56,23 @@ extension Engine {
 
     /// The exit delay is over: the partition is armed, and zones faulted now count as new faults.
     mutating func exitEnded(_ id: String, at t: Millis) {
-        guard let p = partitions[id], p.status == .arming, let mode = p.mode else { return }
+        guard let p = partitions[id] else { return }
+        partitions[id]?.exitEndsAt = nil  // always cleared: a deadline left in place would be due forever
+        if p.status.isArmed && p.status != .alarm {
+            // A keyswitch partition's exit grace (see `mirrorArmed`) is over: zones faulted now count.
+            evaluateFaultedZones(id, at: t)
+            return
+        }
+        guard p.status == .arming, let mode = p.mode else { return }
         let origin = p.armOrigin ?? .technician
         partitions[id]?.status = .armed(mode)
-        partitions[id]?.exitEndsAt = nil
         partitions[id]?.armOrigin = nil
         recordArmed(id, mode: mode, origin: origin)
+        evaluateFaultedZones(id, at: t)
+    }
+
+    /// Zones of a partition that are faulted as its exit delay ends, treated as faults that just happened.
+    mutating func evaluateFaultedZones(_ id: String, at t: Millis) {
         // Entry/exit zones first, so that interior zones faulted at the same moment follow their entry delay.
         let candidates = (catalog.zonesByPartition[id] ?? []).filter { zoneID in
             guard let cfg = catalog.zones[zoneID], let z = zones[zoneID] else { return false }

@@ -20,11 +20,13 @@ extension Engine {
         case .twentyFourHour, .fire, .panic:
             raiseAlarm(id, at: t)
         case .instant:
-            if p.status.isArmed { raiseAlarm(id, at: t) }
+            if p.status.isArmed && !p.inExitGrace { raiseAlarm(id, at: t) }
         case .entryExit:
             switch p.status {
             case .armedAway, .armedStay:
-                if p.entryEndsAt != nil {
+                if p.inExitGrace {
+                    return
+                } else if p.entryEndsAt != nil {
                     joinEntryDelay(id, partition: cfg.partition)
                 } else if pcfg.entryDelayS == 0 {
                     raiseAlarm(id, at: t)
@@ -41,6 +43,7 @@ extension Engine {
             guard p.mode == .away else { return }
             switch p.status {
             case .armedAway:
+                if p.inExitGrace { return }
                 if p.entryEndsAt != nil { joinEntryDelay(id, partition: cfg.partition) } else { raiseAlarm(id, at: t) }
             case .alarm:
                 raiseAlarm(id, at: t)

@@ -37,6 +37,9 @@ struct PartitionRuntime: Sendable {
     var entryZones: [String] = []
     var armOrigin: Origin?
     var keyswitchPending: KeyswitchPending?
+
+    /// Armed (a keyswitch panel confirmed) while its exit grace runs: see `Engine.mirrorArmed`.
+    var inExitGrace: Bool { status.isArmed && status != .alarm && exitEndsAt != nil }
 }
 
 /// How a relay is turned on.
