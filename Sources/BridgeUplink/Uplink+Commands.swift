@@ -171,11 +171,35 @@ extension Uplink {
         }
     }
 
-    /// Records a command's result: first in the outbox (durable, to be delivered), then in the ledger.
-    /// If the outbox refused it, the ledger entry stays open and the next start answers it.
+    /// Hands a command's result to the results thread, which records it (two fsyncs): callers include the
+    /// runtime loop, whose deadlines must not wait on a slow SD card.
     func finish(_ id: String, _ result: RequestResult) {
         var body = result.json
         body["completed_at"] = .string(Timestamp.rfc3339(platformNow()))
+        lock.lock()
+        resultQueue.append((id, body))
+        lock.broadcast()
+        lock.unlock()
+    }
+
+    /// The results thread: records queued results in order until stopped and drained.
+    func resultLoop() {
+        while true {
+            lock.lock()
+            while resultQueue.isEmpty && !stopping { lock.wait() }
+            let batch = resultQueue
+            resultQueue.removeAll()
+            let done = batch.isEmpty && stopping
+            if done { resultsDrained = true; lock.broadcast() }
+            lock.unlock()
+            if done { return }
+            for (id, body) in batch { record(id, body: body) }
+        }
+    }
+
+    /// Records a command's result: first in the outbox (durable, to be delivered), then in the ledger.
+    /// If the outbox refused it, the ledger entry stays open and the next start answers it.
+    private func record(_ id: String, body: JSONObject) {
         guard enqueueResult(id, body: body) else { return }
         ledgerLock.lock(); defer { ledgerLock.unlock() }
         do {

@@ -71,6 +71,10 @@ public final class Uplink: @unchecked Sendable {
     var commandsReceived: Int = 0
     var deadLetterCount: Int = 0
     var credentialsGeneration = 0
+    /// Results waiting for the results thread, and whether it has drained after `stop`.
+    var resultQueue: [(String, JSONObject)] = []
+    var resultsDrained = false
+    var started = false
 
     public init(config: Configuration, journal: Journal) throws(StartError) {
         self.config = config
@@ -112,6 +116,8 @@ public final class Uplink: @unchecked Sendable {
     /// Starts the three threads. Commands left half-executed by a crash are answered first (never executed again).
     public func start(host: any UplinkHost) {
         self.host = host
+        lock.lock(); started = true; lock.unlock()
+        Posix.spawnThread(name: "uplink-results") { [self] in resultLoop() }
         answerInterruptedCommands()
         Posix.spawnThread(name: "uplink-events") { [self] in deliveryLoop() }
         Posix.spawnThread(name: "uplink-commands") { [self] in commandLoop() }
@@ -124,7 +130,15 @@ public final class Uplink: @unchecked Sendable {
     }
 
     /// Closes the results outbox (after `stop`, at exit).
-    public func close() { results.close() }
+    /// Waits (up to 2 s) for queued command results to be recorded, then closes the results outbox (at exit,
+    /// after `stop`). A result still unrecorded then is answered at the next start.
+    public func close() {
+        let deadline = Posix.monotonicMillis() + 2000
+        lock.lock()
+        while !resultsDrained && started && Posix.monotonicMillis() < deadline { lock.wait(timeoutMs: 100) }
+        lock.unlock()
+        results.close()
+    }
 
     /// New events are in the journal: wake the delivery thread.
     public func eventsRecorded() {
