@@ -7,12 +7,8 @@ extension Engine {
             out.append(.complete(ticket, result(.failed, "busy", busy, partition: id)))
             return
         }
-        if p.status == .armed(mode) {
-            out.append(.complete(ticket, result(.succeeded, nil, "partition \(id) is already \(p.status.rawValue)", partition: id)))
-            return
-        }
-        guard p.status == .disarmed else {
-            out.append(.complete(ticket, result(.failed, "busy", "partition \(id) is \(p.status.rawValue); disarm first", partition: id)))
+        if let answer = armAnswerFromState(id, p, mode: mode) {
+            out.append(.complete(ticket, answer))
             return
         }
         if let unreadable = armedInputTrouble(ks) {

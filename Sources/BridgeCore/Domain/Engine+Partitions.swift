@@ -14,12 +14,8 @@ extension Engine {
             keyswitchArm(id, mode: mode, force: force, origin: origin, ticket: ticket, at: t)
             return
         }
-        if p.status == .armed(mode) {
-            out.append(.complete(ticket, result(.succeeded, nil, "partition \(id) is already \(p.status.rawValue)", partition: id)))
-            return
-        }
-        guard p.status == .disarmed else {
-            out.append(.complete(ticket, result(.failed, "busy", "partition \(id) is \(p.status.rawValue); disarm first", partition: id)))
+        if let answer = armAnswerFromState(id, p, mode: mode) {
+            out.append(.complete(ticket, answer))
             return
         }
         guard let bypassed = makeReady(id, mode: mode, force: force, origin: origin, ticket: ticket) else { return }
@@ -35,6 +31,18 @@ extension Engine {
         if !bypassed.isEmpty { message = "bypassed \(bypassed.joined(separator: ", ")); " + message }
         if delayS == 0 { exitEnded(id, at: t) }
         out.append(.complete(ticket, result(.succeeded, nil, message, partition: id)))
+    }
+
+    /// Arming is only for a disarmed partition: already armed in `mode` succeeds with nothing to do,
+    /// any other state is `busy`. nil when arming may go ahead.
+    func armAnswerFromState(_ id: String, _ p: PartitionRuntime, mode: ArmMode) -> RequestResult? {
+        if p.status == .armed(mode) {
+            return result(.succeeded, nil, "partition \(id) is already \(p.status.rawValue)", partition: id)
+        }
+        guard p.status == .disarmed else {
+            return result(.failed, "busy", "partition \(id) is \(p.status.rawValue); disarm first", partition: id)
+        }
+        return nil
     }
 
     /// Checks readiness; with `force`, bypasses what stops arming. Returns the zones it bypassed,
