@@ -26,11 +26,10 @@ final class PlatformSim {
     }
 
     let bridge: String
-    let process = Process()
+    private let child = StoppableProcess()
+    var process: Process { child.process }
     let stdoutPath: String
     let stderrPath: String
-    private let finished = DispatchSemaphore(value: 0)
-    private var ended = false
     /// `http://127.0.0.1:PORT`.
     private(set) var base = ""
     private(set) var port = 0
@@ -55,9 +54,7 @@ final class PlatformSim {
         }
         process.standardOutput = out
         process.standardError = err
-        let finished = self.finished
-        process.terminationHandler = { @Sendable _ in finished.signal() }
-        do { try process.run() } catch { throw E2EFailure("cannot start the reference platform: \(error)") }
+        do { try child.run() } catch { throw E2EFailure("cannot start the reference platform: \(error)") }
         try? out.close()
         try? err.close()
 
@@ -87,22 +84,12 @@ final class PlatformSim {
 
     deinit { stop() }
 
-    var isRunning: Bool {
-        if ended { return false }
-        if finished.wait(timeout: .now()) == .success { ended = true; return false }
-        return true
-    }
+    var isRunning: Bool { child.isRunning }
 
     var stderrText: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
     /// SIGTERM, then SIGKILL after 3 s.
-    func stop() {
-        guard isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        if finished.wait(timeout: .now() + 3) == .success { ended = true; return }
-        kill(process.processIdentifier, SIGKILL)
-        if finished.wait(timeout: .now() + 5) == .success { ended = true }
-    }
+    func stop() { child.stop() }
 
     // MARK: The admin API
 

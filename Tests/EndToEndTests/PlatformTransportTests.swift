@@ -137,10 +137,8 @@ enum Program {
 
 /// A helper process (socat) running for the length of a test; `stop()` (SIGTERM, then SIGKILL) in a `defer`.
 final class Background {
-    let process = Process()
+    private let child = StoppableProcess()
     let logPath: String
-    private let finished = DispatchSemaphore(value: 0)
-    private var ended = false
 
     init(_ path: String, _ arguments: [String], log: String, missing: String) throws {
         guard FileManager.default.isExecutableFile(atPath: path) else { throw E2EFailure("\(path) is missing: \(missing)") }
@@ -148,34 +146,21 @@ final class Background {
         guard FileManager.default.createFile(atPath: log, contents: nil), let handle = FileHandle(forWritingAtPath: log) else {
             throw E2EFailure("cannot create \(log)")
         }
+        let process = child.process
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = handle
         process.standardError = handle
-        let finished = self.finished
-        process.terminationHandler = { @Sendable _ in finished.signal() }
-        try process.run()
+        try child.run()
         try? handle.close()
     }
 
     deinit { stop() }
 
-    var isRunning: Bool {
-        if ended { return false }
-        if finished.wait(timeout: .now()) == .success { ended = true; return false }
-        return true
-    }
-
+    var isRunning: Bool { child.isRunning }
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
-
-    func stop() {
-        guard isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        if finished.wait(timeout: .now() + 3) == .success { ended = true; return }
-        kill(process.processIdentifier, SIGKILL)
-        if finished.wait(timeout: .now() + 5) == .success { ended = true }
-    }
+    func stop() { child.stop() }
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
