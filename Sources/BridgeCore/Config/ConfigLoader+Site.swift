@@ -253,31 +253,27 @@ extension ConfigLoader {
         let inputIDs = board.inputs.map(\.id).filter { !$0.isEmpty }
         let outputIDs = board.outputs.map(\.id).filter { !$0.isEmpty }
 
-        var zoneOf: [String: String] = [:]
-        for (i, z) in config.zones.enumerated() where !z.input.isEmpty {
-            guard inputIDs.contains(z.input) else {
-                d.report("zones[\(i)].input", noSuch("input", z.input, has: inputIDs, board: boardName))
-                continue
-            }
-            if let first = zoneOf[z.input] {
-                d.report("zones[\(i)].input", "input \(ConfigText.quoted(z.input)) is already used by \(first)")
-            } else {
-                zoneOf[z.input] = "zone \(ConfigText.quoted(z.id)) (zones[\(i)])"
-            }
-        }
-
-        var relayOf: [String: String] = [:]
-        for (i, r) in config.relays.enumerated() where !r.output.isEmpty {
-            guard outputIDs.contains(r.output) else {
-                d.report("relays[\(i)].output", noSuch("output", r.output, has: outputIDs, board: boardName))
-                continue
-            }
-            if let first = relayOf[r.output] {
-                d.report("relays[\(i)].output", "output \(ConfigText.quoted(r.output)) is already used by \(first)")
-            } else {
-                relayOf[r.output] = "relay \(ConfigText.quoted(r.id)) (relays[\(i)])"
+        /// Each `(user id, board id)` names a board input/output that exists and that no earlier user took.
+        func checkUsedOnce(_ uses: [(id: String, ref: String)], user: String, array: String, key: String,
+                           kind: String, has ids: [String]) {
+            var usedBy: [String: String] = [:]
+            for (i, use) in uses.enumerated() where !use.ref.isEmpty {
+                let path = "\(array)[\(i)].\(key)"
+                guard ids.contains(use.ref) else {
+                    d.report(path, noSuch(kind, use.ref, has: ids, board: boardName))
+                    continue
+                }
+                if let first = usedBy[use.ref] {
+                    d.report(path, "\(kind) \(ConfigText.quoted(use.ref)) is already used by \(first)")
+                } else {
+                    usedBy[use.ref] = "\(user) \(ConfigText.quoted(use.id)) (\(array)[\(i)])"
+                }
             }
         }
+        checkUsedOnce(config.zones.map { ($0.id, $0.input) }, user: "zone", array: "zones", key: "input",
+                      kind: "input", has: inputIDs)
+        checkUsedOnce(config.relays.map { ($0.id, $0.output) }, user: "relay", array: "relays", key: "output",
+                      kind: "output", has: outputIDs)
 
         var keyswitchOf: [String: String] = [:]
         for (i, p) in config.partitions.enumerated() {
