@@ -2,7 +2,7 @@ import BridgeCore
 import BridgeStore
 import BridgeSystem
 
-/// Event delivery: the journal's undelivered events, in seq order, one request in flight (protocol.md, Events).
+/// Delivery: command results first (their own outbox), then the journal's undelivered events in seq order; one request in flight (protocol.md, Events).
 extension Uplink {
     static let maxBatchEvents = 100
     static let maxBatchBytes = 256 * 1024
@@ -114,7 +114,7 @@ extension Uplink {
         }
     }
 
-    /// POSTs one command result (`command.result` record of the outbox) to `/commands/{id}/result`.
+    /// POSTs one command result (`command.result` record of the results outbox) to `/commands/{id}/result`.
     func postResult(_ event: Event, client: HTTPClient, retriedAuth: Bool = false) -> Step {
         guard let id = event.data["command_id"]?.stringValue else {
             guard deadLetter(event, code: "malformed_result", message: "a command.result record without command_id") else {

@@ -13,8 +13,8 @@ public enum EventType: String, Sendable, Hashable, Codable, CaseIterable {
     case relayActivated = "relay.activated"
     case relayDeactivated = "relay.deactivated"
     /// Not an upstream event type of protocol.md's table: the result of a
-    /// platform command, kept in the same durable outbox (protocol.md,
-    /// "Results go back through the same durable outbox as events").
+    /// platform command, a record of the results outbox (its own journal, so
+    /// results take no event `seq`; docs/protocol.md, Commands).
     case commandResult = "command.result"
 
     /// Events the outbox must never drop when compacting (behaviour.md, Persistence).
