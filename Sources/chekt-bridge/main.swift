@@ -1,5 +1,12 @@
 import Glibc
 
+// Debian's libcurl links librtmp, which links GnuTLS, whose library constructor initialises GnuTLS (random
+// pool, PKCS#11 modules through p11-kit) the moment libcurl is loaded: 1.1 MB resident for a library the
+// agent never calls (HTTPS is OpenSSL's; only http and https are enabled on every transfer). GnuTLS's own
+// switch turns that implicit initialisation off; an explicit gnutls_global_init() still works. Set here,
+// before any thread exists (setenv is not thread-safe), and never over a value the operator chose.
+setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 0)
+
 // Everything is in CLI; end with its code.
 let code = await CLI.main(Array(CommandLine.arguments.dropFirst()))
 // _exit, not exit: `run` returns once everything is durable and the relays are safe, but the platform link's
