@@ -29,7 +29,13 @@ let package = Package(
         .target(name: "BridgeUplink", dependencies: ["BridgeCore", "BridgeStore", "BridgeSystem", "CCurl", "CCrypto"]),
         // The wiring: runtime, control socket, signals.
         .target(name: "BridgeAgent", dependencies: ["BridgeCore", "BridgeHardware", "BridgeStore", "BridgeSystem", "BridgeUplink"]),
-        .executableTarget(name: "chekt-bridge", dependencies: ["BridgeAgent"]),
+        // Release links with lld and Tools/order/chekt-bridge.order: the functions a running agent executes are
+        // placed together, so the kernel's 64 KB fault-around maps fewer code pages (-1.6 MB resident; made by
+        // Tools/profile-order, explained in docs/benchmarks.md). Debug builds link as usual.
+        .executableTarget(name: "chekt-bridge", dependencies: ["BridgeAgent"], linkerSettings: [
+            .unsafeFlags(["-use-ld=lld", "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/Tools/order/chekt-bridge.order",
+                          "-Xlinker", "--no-warn-symbol-ordering"], .when(configuration: .release)),
+        ]),
         // Prints the figures of docs/benchmarks.md (swift run -c release chekt-bridge-bench).
         .executableTarget(name: "chekt-bridge-bench", dependencies: ["BridgeAgent", "BridgeSystem", "BridgeUplink"]),
 
