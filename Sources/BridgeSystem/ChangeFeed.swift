@@ -46,4 +46,16 @@ public final class OneShot<T: Sendable>: @unchecked Sendable {
         while value == nil { condition.wait() }
         return value!
     }
+
+    /// The value, or nil when none came within `timeoutMs`.
+    public func wait(timeoutMs: Int) -> T? {
+        let deadline = Posix.monotonicMillis() + Int64(timeoutMs)
+        condition.lock(); defer { condition.unlock() }
+        while value == nil {
+            let left = deadline - Posix.monotonicMillis()
+            if left <= 0 { break }
+            condition.wait(timeoutMs: Int(left))
+        }
+        return value
+    }
 }

@@ -127,6 +127,27 @@ import Testing
         #expect(h.stop() == 0)
     }
 
+    /// A platform command or a control request that reaches the runtime after its loop has ended (SIGTERM) is
+    /// answered at once: the command `busy` (certainly not run), not left open to be called interrupted at the
+    /// next start; nothing is executed.
+    @Test func aCommandArrivingAfterTheLoopHasEndedIsAnsweredBusyAndNotRun() async throws {
+        let h = try Harness(site: Self.site())
+        _ = try h.events(atLeast: 2)
+        #expect(h.stop() == 0)
+        let recorded = h.journal.lastSeq
+        let answer = OneShot<RequestResult>()
+        h.runtime.execute(.relayPulse(relay: "strike", durationMs: 500), origin: Origin(source: .command, commandID: "cmd_late")) {
+            answer.fulfil($0)
+        }
+        let result = try #require(answer.wait(timeoutMs: 5000), "the late command was never answered")
+        #expect(result.status == .failed && result.code == "busy", "\(result)")
+        let control = OneShot<JSONObject>()
+        h.runtime.post(.control(.status, uid: 0, reply: { control.fulfil($0) }))
+        #expect(control.wait(timeoutMs: 5000)?["code"] == "stopping")
+        #expect(h.journal.lastSeq == recorded)
+        #expect(h.board.outputLevel("out1") == false)
+    }
+
     @Test func shutdownReleasesRelaysAndARestartRestoresState() async throws {
         let h = try Harness(site: Self.site())
         _ = try h.events(atLeast: 2)

@@ -90,7 +90,25 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     }
 
     /// Posts a message to the loop; safe from any thread.
-    public func post(_ message: RuntimeMessage) { continuation.yield(message) }
+    public func post(_ message: RuntimeMessage) {
+        // After SIGTERM the loop's stream is finished and drops what is yielded: answer here, so a platform
+        // command is answered `busy` (certainly not run) rather than left open and called interrupted at the
+        // next start. Off the loop: nothing here reads the loop's state.
+        if case .terminated = continuation.yield(message) { _ = Self.refuseStopped(message) }
+    }
+
+    /// Answers a command or control request that arrives while the agent is stopping. False for other messages.
+    private static func refuseStopped(_ message: RuntimeMessage) -> Bool {
+        switch message {
+        case .command(_, _, let reply):
+            reply(.failed("busy", "the agent is stopping; the command was not executed"))
+        case .control(_, _, let reply):
+            reply(failure("stopping", "the agent is stopping", exit: 1))
+        case .hardware, .tick, .signal, .stateSnapshot:
+            return false
+        }
+        return true
+    }
 
     /// Milliseconds in the core's time base: the whole milliseconds that have passed, never less than a time
     /// already handed to the engine. `roundedUp` is for input changes: a debounce then ends no earlier than
@@ -182,16 +200,8 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     /// After SIGTERM: queued requests are answered, never executed (a platform command answered `busy` here was
     /// certainly not run, unlike one cut off by a crash).
     private func refuseWhileStopping(_ message: RuntimeMessage) {
-        switch message {
-        case .command(_, _, let reply):
-            reply(.failed("busy", "the agent is stopping; the command was not executed"))
-        case .control(_, _, let reply):
-            reply(failure("stopping", "the agent is stopping", exit: 1))
-        case .stateSnapshot(let reply):
-            reply(stateSnapshot(now: now()))
-        case .hardware, .tick, .signal:
-            break
-        }
+        if Self.refuseStopped(message) { return }
+        if case .stateSnapshot(let reply) = message { reply(stateSnapshot(now: now())) }
     }
 
     private func control(_ operation: ControlOperation, uid: UInt32?, reply: @escaping @Sendable (JSONObject) -> Void, now t: Millis) {
