@@ -43,10 +43,11 @@ func startPlatform(dir: String) -> (Child, Int) {
     return (Child(pid: pid, stderrFD: fds[0]), port)
 }
 
-func writePlatformConfig(dir: String, port: Int) -> String {
+func writePlatformConfig(dir: String, port: Int, tls caFile: String? = nil) -> String {
+    let upstream = caFile.map { #""url": "https://127.0.0.1:\#(port)/v1", "ca_file": "\#($0)""# } ?? #""url": "http://127.0.0.1:\#(port)/v1""#
     let config = """
     {"bridge": {"id": "brg_bench", "board": "\(repoRoot)/boards/rpi-relay-3ch.json", "state_dir": "\(dir)/state"},
-     "upstream": {"url": "http://127.0.0.1:\(port)/v1", "credentials": "\(dir)/credentials.json", "heartbeat_s": 60},
+     "upstream": {\(upstream), "credentials": "\(dir)/credentials.json", "heartbeat_s": 60},
      "partitions": [{"id": "main", "exit_delay_s": 0, "entry_delay_s": 10}],
      "zones": [{"id": "front_door", "input": "in1", "partition": "main", "type": "entry_exit"}],
      "relays": [{"id": "door_strike", "output": "out1", "mode": "pulse", "pulse_ms": 50, "max_on_ms": 10000}]}
@@ -134,4 +135,52 @@ func benchCommand(samples: Int) throws {
     latencies.sort()
     say("command: platform admin enqueue -> long-poll answer -> verified, ledgered, executed -> relay.activated fsync'd (\(samples) samples)")
     say("  p50 \(fmt(percentile(latencies, 50))) ms, p99 \(fmt(percentile(latencies, 99))) ms, max \(fmt(latencies.last ?? 0)) ms (target p99 <= 20 ms)")
+}
+
+/// HTTPS in front of the reference platform, as a bridge meets it: a self-signed certificate for 127.0.0.1 made
+/// with the `openssl` command and a `socat` TLS terminator on a free port. Returns socat and the port; the
+/// certificate is `dir/tls-cert.pem` (the agent's `upstream.ca_file`).
+func startTLSTerminator(dir: String, platformPort: Int) -> (Child, Int) {
+    let openssl = spawn(["/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                         "-keyout", dir + "/tls-key.pem", "-out", dir + "/tls-cert.pem", "-days", "2",
+                         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+    var status: Int32 = 0
+    waitpid(openssl.pid, &status, 0)
+    close(openssl.stderrFD)
+    guard status == 0 else { say("openssl could not make a test certificate (apt-get install openssl)"); exit(1) }
+    let port = freeLoopbackPort()
+    let socat = spawn(["/usr/bin/socat", "openssl-listen:\(port),bind=127.0.0.1,reuseaddr,fork,cert=\(dir)/tls-cert.pem,key=\(dir)/tls-key.pem,verify=0",
+                       "tcp:127.0.0.1:\(platformPort)"])
+    for _ in 0..<100 where !acceptsConnections(port: port) { usleep(50_000) }
+    guard acceptsConnections(port: port) else { say("socat did not start (apt-get install socat)"); exit(1) }
+    return (socat, port)
+}
+
+/// A port the kernel just handed out on 127.0.0.1 (free again once closed; fine for a benchmark).
+func freeLoopbackPort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = loopback(port: 0)
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = bind(fd, $0, length); _ = getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+func acceptsConnections(port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = loopback(port: port)
+    return withUnsafePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
+}
+
+func loopback(port: Int) -> sockaddr_in {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = UInt16(port).bigEndian
+    address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+    return address
 }

@@ -233,16 +233,25 @@ func rssKB(_ pid: pid_t) -> Int {
     return 0
 }
 
-func benchIdle(seconds: Int, platform: Bool = false) {
+/// How the idle agent is linked: not at all (local mode), or to the reference platform over HTTP or HTTPS.
+enum IdleLink { case none, http, https }
+
+func benchIdle(seconds: Int, link: IdleLink = .none) {
     let dir = tempDir("idle")
-    var platformChild: Child?
+    var helpers: [Child] = []
     var config = demoConfig
-    if platform {
+    if link != .none {
         let (p, port) = startPlatform(dir: dir)
-        platformChild = p
-        config = writePlatformConfig(dir: dir, port: port)
+        helpers.append(p)
+        if link == .https {
+            let (socat, tlsPort) = startTLSTerminator(dir: dir, platformPort: port)
+            helpers.append(socat)
+            config = writePlatformConfig(dir: dir, port: tlsPort, tls: dir + "/tls-cert.pem")
+        } else {
+            config = writePlatformConfig(dir: dir, port: port)
+        }
     }
-    defer { if let platformChild { stop(platformChild) } }
+    defer { for helper in helpers.reversed() { stop(helper) } }
     let child = spawnAgent(stateDir: dir, socket: dir + "/control.sock", config: config)
     _ = waitForLine(child.stderrFD, containing: "bridge.started")
     // Keep draining stderr so the agent never blocks on a full pipe.
@@ -258,7 +267,10 @@ func benchIdle(seconds: Int, platform: Bool = false) {
     let rss = rssKB(child.pid)
     stop(child)
     let cpu = Double(c1 - c0) / hz / wall * 100
-    if platform {
+    if link == .https {
+        say("idle with the platform link over HTTPS (socat TLS terminator, self-signed CA in ca_file), \(seconds) s")
+        say("  RSS \(fmt(Double(rss) / 1024, 1)) MB (compare with the HTTP figure above), CPU \(fmt(cpu, 3)) %")
+    } else if link == .http {
         say("idle with the platform link: long-poll held open against the reference platform, \(seconds) s")
         say("  RSS \(fmt(Double(rss) / 1024, 1)) MB (target <= 14 MB), CPU \(fmt(cpu, 3)) % (target <= 0.1 %)")
     } else {
@@ -276,7 +288,8 @@ do {
     if what == "idle" || what == "all" { benchIdle(seconds: 30) }
     if what == "drain" || what == "all" { try benchDrain(events: 100_000) }
     if what == "command" || what == "all" { try benchCommand(samples: 200) }
-    if what == "idle-platform" || what == "all" { benchIdle(seconds: 60, platform: true) }
+    if what == "idle-platform" || what == "all" { benchIdle(seconds: 60, link: .http) }
+    if what == "idle-platform-tls" || what == "all" { benchIdle(seconds: 60, link: .https) }
 } catch {
     say("bench failed: \(error)")
     exit(1)
