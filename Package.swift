@@ -30,7 +30,7 @@ let package = Package(
         // The wiring: runtime, control socket, signals.
         .target(name: "BridgeAgent", dependencies: ["BridgeCore", "BridgeHardware", "BridgeStore", "BridgeSystem", "BridgeUplink"]),
         // Release links with lld and Tools/order/chekt-bridge.order: the functions a running agent executes are
-        // placed together, so the kernel's 64 KB fault-around maps fewer code pages (-1.6 MB resident; made by
+        // placed together, so the kernel's 64 KB fault-around maps fewer code pages (1.5-1.9 MB less resident; made by
         // Tools/profile-order, explained in docs/benchmarks.md). Debug builds link as usual.
         .executableTarget(name: "chekt-bridge", dependencies: ["BridgeAgent"], linkerSettings: [
             .unsafeFlags(["-use-ld=lld", "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/Tools/order/chekt-bridge.order",

@@ -97,7 +97,9 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
         if case .terminated = continuation.yield(message) { _ = Self.refuseStopped(message) }
     }
 
-    /// Answers a command or control request that arrives while the agent is stopping. False for other messages.
+    /// Answers a command or control request that arrives while the agent is stopping. False for other messages
+    /// (a state snapshot asked for after the loop has ended is never built: the link is stopping and nothing
+    /// waits for it but a thread the exit ends).
     private static func refuseStopped(_ message: RuntimeMessage) -> Bool {
         switch message {
         case .command(_, _, let reply):
