@@ -148,6 +148,45 @@ import Testing
         #expect(h.board.outputLevel("out1") == false)
     }
 
+    /// A relay on a Modbus device: a write that fails while the device does not answer is answered
+    /// `hardware_error`, and written again at the device's next good poll, so the output ends as recorded.
+    @Test func aRelaySwitchedOffWhileItsDeviceIsSilentGoesOffWhenTheDeviceAnswersAgain() async throws {
+        let board = BoardProfile(
+            name: "test-modbus",
+            gpioChips: [.init(id: "header", labels: ["pinctrl-bcm2711"])],
+            inputs: [.init(id: "in1", source: .gpio(.init(chip: "header", line: .name("GPIO5"))), debounceMs: 50)],
+            outputs: [.init(id: "io.out1", sink: .modbus(device: "io", point: .coil(address: 0)))],
+            modbusBuses: [.init(id: "tcp", transport: .tcp(host: "127.0.0.1", port: 5020))],
+            modbusDevices: [.init(id: "io", bus: "tcp", unit: 1, pollMs: 100, offlineAfter: 3, inputIDs: [], outputIDs: ["io.out1"])]
+        )
+        let site = Site(config: SiteConfig(
+            bridge: .init(id: "brg_test", board: "test.json"),
+            partitions: [.init(id: "main", exitDelayS: 0, entryDelayS: 5)],
+            zones: [.init(id: "door", input: "in1", partition: "main", type: .entryExit)],
+            relays: [.init(id: "strike", output: "io.out1", mode: .latch, maxOnMs: 600_000)]
+        ), board: board, boardPath: "test.json")
+        let h = try Harness(site: site)
+        _ = try h.events(atLeast: 2)
+        #expect(h.ask(.request(.relayActivate(relay: "strike", durationMs: nil)))["result"]?["status"] == "succeeded")
+        #expect(h.board.outputLevel("io.out1") == true)
+
+        try h.board.setDevice("io", online: false)
+        let off = h.ask(.request(.relayDeactivate(relay: "strike")))
+        #expect(off["result"]?["status"] == "failed" && off["result"]?["code"] == "hardware_error", "\(off)")
+        #expect(try h.journal.events(after: 0, limit: 100).last?.type == "relay.deactivated")
+        #expect(h.board.outputLevel("io.out1") == true, "the write cannot have reached a silent device")
+
+        try h.board.setDevice("io", online: true)
+        // Poll periods pass on the manual clock (a poller busy elsewhere may sleep past one advance) until the
+        // device's answer has been handled; the max-on of 600 s is far away.
+        for _ in 0..<50 where h.board.outputLevel("io.out1") == true {
+            await h.advance(ms: 100)
+            for _ in 0..<20 where h.board.outputLevel("io.out1") == true { usleep(5000) }
+        }
+        #expect(h.board.outputLevel("io.out1") == false, "the strike must go off once its device answers again")
+        #expect(h.stop() == 0)
+    }
+
     @Test func shutdownReleasesRelaysAndARestartRestoresState() async throws {
         let h = try Harness(site: Self.site())
         _ = try h.events(atLeast: 2)

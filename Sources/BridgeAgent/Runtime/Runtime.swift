@@ -71,6 +71,11 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     private var heldCompletions: [(Ticket, RequestResult)] = []
     private var snapshotDirty = false
     private var stopping = false
+    /// Outputs whose last write failed, with the level the engine wants. Written again each time their device
+    /// answers (every good Modbus poll, a GPIO chip's return) until it takes, so the hardware converges on what
+    /// the engine and the journal say: a door strike switched off during a bus outage goes off when the bus is
+    /// back (docs/behaviour-decisions.md, "Outputs on a device that does not answer").
+    private var unapplied: [String: Bool] = [:]
 
     public init(site: Site, board: any Board, simulation: (any SimulationControl)?, journal: Journal,
                 snapshot: SnapshotFile, restored: PersistedState?, clock: C, options: Options,
@@ -182,6 +187,7 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
             feed.bump()
         case .hardware(.device(let id, let outcome)):
             carryOut(engine.deviceTransaction(id, outcome: outcome, now: t), now: t)
+            if outcome == .ok, !unapplied.isEmpty { reapplyOutputs(of: id) }
         case .tick:
             carryOut(engine.advance(to: t), now: t)
         case .signal(let number):
@@ -196,6 +202,19 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
             submit(request, origin: origin, now: t, reply: reply)
         case .stateSnapshot(let reply):
             reply(stateSnapshot(now: t))
+        }
+    }
+
+    /// Writes again the outputs of `device` whose last write failed, now that it answers.
+    private func reapplyOutputs(of device: String) {
+        for (output, active) in unapplied where site.board.deviceID(ofOutput: output) == device {
+            do {
+                try board.setOutput(output, active: active)
+                unapplied[output] = nil
+                Log.info("output \(output) set \(active ? "on" : "off") now that \(device) answers again")
+            } catch {
+                // Still failing: tried again at the device's next good answer.
+            }
         }
     }
 
@@ -251,8 +270,12 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
         for effect in effects {
             switch effect {
             case .setOutput(let output, let active):
-                do { try board.setOutput(output, active: active) } catch {
-                    Log.error("output \(output): \(error)")
+                do {
+                    try board.setOutput(output, active: active)
+                    unapplied[output] = nil
+                } catch {
+                    Log.error("output \(output): \(error); it is set \(active ? "on" : "off") when its device answers again")
+                    unapplied[output] = active
                     hardwareFailure = error.description
                 }
             case .record(let type, let data):
@@ -291,7 +314,7 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
         for (ticket, result) in ready {
             var result = result
             if let hardwareFailure, result.status == .succeeded {
-                result = .failed("hardware_error", hardwareFailure)
+                result = .failed("hardware_error", hardwareFailure + "; the output is set as recorded when its device answers again")
             }
             pending.removeValue(forKey: ticket)?(result)
         }
