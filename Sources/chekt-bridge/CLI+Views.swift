@@ -53,7 +53,9 @@ extension CLI {
         }))
         let relays = s["relays"]?.arrayValue ?? []
         parts.append("\n" + Output.table(["RELAY", "OUTPUT", "MODE", "ON", "UNTIL"], relays.map { r in
-            [r["id"]?.cell ?? "", r["output"]?.cell ?? "", r["mode"]?.cell ?? "", r["on"]?.cell ?? "", r["until"]?.cell ?? "-"]
+            [r["id"]?.cell ?? "", r["output"]?.cell ?? "", r["mode"]?.cell ?? "",
+             (r["on"]?.cell ?? "") + (r["applied"]?.boolValue == false ? " (not applied: device not answering)" : ""),
+             r["until"]?.cell ?? "-"]
         }, style: { r, c, cell in c == 3 && relays[r]["on"]?.boolValue == true ? Output.green(cell) : cell }))
         let devices = s["devices"]?.arrayValue ?? []
         if !devices.isEmpty {

@@ -175,6 +175,7 @@ import Testing
         #expect(off["result"]?["status"] == "failed" && off["result"]?["code"] == "hardware_error", "\(off)")
         #expect(try h.journal.events(after: 0, limit: 100).last?.type == "relay.deactivated")
         #expect(h.board.outputLevel("io.out1") == true, "the write cannot have reached a silent device")
+        #expect(h.ask(.status)["status"]?["relays"]?.arrayValue?.first?["applied"] == false)
 
         try h.board.setDevice("io", online: true)
         // Poll periods pass on the manual clock (a poller busy elsewhere may sleep past one advance) until the
@@ -184,6 +185,7 @@ import Testing
             for _ in 0..<20 where h.board.outputLevel("io.out1") == true { usleep(5000) }
         }
         #expect(h.board.outputLevel("io.out1") == false, "the strike must go off once its device answers again")
+        #expect(h.ask(.status)["status"]?["relays"]?.arrayValue?.first?["applied"] == true)
         #expect(h.stop() == 0)
     }
 

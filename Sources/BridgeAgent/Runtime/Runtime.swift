@@ -369,6 +369,14 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
             "config": .string(options.configPath), "state_dir": .string(options.stateDir),
         ]
         report["inputs"] = .array(inputsReport(now: t))
+        // `applied`: false while the wanted level of the relay's output waits for its device to answer.
+        if case .array(let relays)? = report["relays"] {
+            report["relays"] = .array(relays.map { entry in
+                guard case .object(var relay) = entry, case .string(let output)? = relay["output"] else { return entry }
+                relay["applied"] = .bool(unapplied[output] == nil)
+                return .object(relay)
+            })
+        }
         return report
     }
 
