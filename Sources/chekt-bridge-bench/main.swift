@@ -226,8 +226,9 @@ func cpuTicks(_ pid: pid_t) -> Int {
     return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
 }
 
-func rssKB(_ pid: pid_t) -> Int {
-    for line in readProc("/proc/\(pid)/status").split(separator: "\n") where line.hasPrefix("VmRSS:") {
+/// A `/proc/PID/status` figure in kB: `VmRSS` (resident) or `RssAnon` (the private, anonymous part).
+func statusKB(_ pid: pid_t, _ field: String = "VmRSS") -> Int {
+    for line in readProc("/proc/\(pid)/status").split(separator: "\n") where line.hasPrefix(field + ":") {
         return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
     }
     return 0
@@ -264,7 +265,8 @@ func benchIdle(seconds: Int, link: IdleLink = .none) {
     sleep(UInt32(seconds))
     let c1 = cpuTicks(child.pid)
     let wall = Double(monoNanos() - t0) / 1e9
-    let rss = rssKB(child.pid)
+    let rss = statusKB(child.pid)
+    let anonymous = statusKB(child.pid, "RssAnon")
     stop(child)
     let cpu = Double(c1 - c0) / hz / wall * 100
     if link == .https {
@@ -277,6 +279,7 @@ func benchIdle(seconds: Int, link: IdleLink = .none) {
         say("idle: run --simulate with the demo config, \(seconds) s")
         say("  RSS \(fmt(Double(rss) / 1024, 1)) MB (target <= 12 MB), CPU \(fmt(cpu, 3)) % (target <= 0.1 %)")
     }
+    say("  of the RSS, private (anonymous): \(fmt(Double(anonymous) / 1024, 1)) MB; the rest is pages of the binary and libraries")
 }
 
 let what = CommandLine.arguments.dropFirst().first ?? "all"
