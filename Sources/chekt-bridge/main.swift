@@ -1,3 +1,4 @@
+import BridgeSystem
 import Glibc
 
 // Debian's libcurl links librtmp, which links GnuTLS, whose library constructor initialises GnuTLS (random
@@ -7,8 +8,13 @@ import Glibc
 // before any thread exists (setenv is not thread-safe), and never over a value the operator chose.
 setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 0)
 
-// Everything is in CLI; end with its code.
-let code = await CLI.main(Array(CommandLine.arguments.dropFirst()))
+// Everything is in CLI; end with its code. The main thread waits for it: an async top-level main would park
+// the main thread with dispatch_main(), which ends it with pthread_exit, a forced unwind that reads the binary's
+// whole unwind tables (0.5 MB resident for nothing).
+let arguments = Array(CommandLine.arguments.dropFirst())
+let finished = OneShot<Int32>()
+Task.detached { finished.fulfil(await CLI.main(arguments)) }
+let code = finished.wait()
 // _exit, not exit: `run` returns once everything is durable and the relays are safe, but the platform link's
 // threads may still be finishing a transfer. exit() would run OpenSSL's atexit cleanup while such a thread's
 // OpenSSL thread-locals are being destroyed, a use-after-free seen as SIGSEGV (exit status 139) after a clean
