@@ -3,7 +3,6 @@ import BridgeHardware
 import BridgeStore
 import BridgeSystem
 import Glibc
-import Synchronization
 import Testing
 @testable import BridgeAgent
 
@@ -32,7 +31,8 @@ import Testing
         let journal: Journal
         let board: SimulatedBoard<ManualClock>
         let runtime: Runtime<ManualClock>
-        let exitCode = Mutex<Int32?>(nil)
+        /// The runtime's exit code, once `run` has returned.
+        let exited = OneShot<Int32>()
 
         init(site: Site, dir: String? = nil) throws {
             self.dir = dir ?? Harness.tempDir()
@@ -46,8 +46,7 @@ import Testing
             let ready = OneShot<Bool>()
             // On the runtime's own thread: the test blocks pool threads while it waits, the runtime must not need one.
             Task(executorPreference: runtime.executor) { [self] in
-                let code = await runtime.run(onReady: { ready.fulfil(true) })
-                exitCode.withLock { $0 = code }
+                exited.fulfil(await runtime.run(onReady: { ready.fulfil(true) }))
             }
             _ = ready.wait()
         }
@@ -81,8 +80,7 @@ import Testing
 
         func stop() -> Int32? {
             runtime.post(.signal(SIGTERM))
-            for _ in 0..<500 where exitCode.withLock({ $0 }) == nil { usleep(2000) }
-            return exitCode.withLock { $0 }
+            return exited.wait(timeoutMs: 1000)
         }
     }
 
@@ -178,14 +176,19 @@ import Testing
         #expect(h.ask(.status)["status"]?["relays"]?.arrayValue?.first?["applied"] == false)
 
         try h.board.setDevice("io", online: true)
-        // Poll periods pass on the manual clock (a poller busy elsewhere may sleep past one advance) until the
-        // device's answer has been handled; the max-on of 600 s is far away.
-        for _ in 0..<50 where h.board.outputLevel("io.out1") == true {
+        // The device's next poll on the manual clock: its first answer is recorded as device.online (a poller
+        // that had not gone back to sleep when the clock moved gets another period; max-on is 600 s away).
+        let before = h.journal.lastSeq
+        var answered = false
+        for _ in 0..<5 where !answered {
             await h.advance(ms: 100)
-            for _ in 0..<20 where h.board.outputLevel("io.out1") == true { usleep(5000) }
+            answered = try h.events(atLeast: Int(before) + 1)
+                .contains { $0.seq > before && $0.type == "device.online" && $0.data["device"] == "io" }
         }
-        #expect(h.board.outputLevel("io.out1") == false, "the strike must go off once its device answers again")
+        #expect(answered, "the device's poll never answered")
+        // The loop step that recorded it wrote the output again; a status request queued behind it sees that.
         #expect(h.ask(.status)["status"]?["relays"]?.arrayValue?.first?["applied"] == true)
+        #expect(h.board.outputLevel("io.out1") == false, "the strike must go off once its device answers again")
         #expect(h.stop() == 0)
     }
 

@@ -251,14 +251,11 @@ struct BridgeCommandTests {
         }
     }
 
-    @Test func longPollWakesWhenACommandIsEnqueued() async throws {
+    @Test(.timeLimit(.minutes(1))) func longPollWakesWhenACommandIsEnqueued() async throws {
         try await TestPlatform.with { p in
             async let issuing: JSONValue = {
-                // Wait until the poll is parked, so the wake-up is what answers it.
-                let deadline = ContinuousClock.now + .seconds(10)
-                while p.store.waitingPolls == 0, ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(10))
-                }
+                // Wait until the poll is waiting, so the wake-up is what answers it.
+                await p.store.waitUntilAPollWaits()
                 return try await p.issue(["type": "state.sync"])
             }()
             let (answer, ms) = try await elapsedMs { try await p.poll(wait: 20) }

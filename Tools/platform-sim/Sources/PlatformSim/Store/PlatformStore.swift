@@ -10,6 +10,8 @@ public struct PlatformState: Sendable {
     fileprivate var nextWaiter: UInt64 = 1
     fileprivate var shuttingDown = false
     fileprivate var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Callers of `waitUntilAPollWaits()`, resumed when a long poll registers (or at shutdown).
+    fileprivate var pollWatchers: [CheckedContinuation<Void, Never>] = []
 
     /// Bridge ids, sorted.
     public var bridgeIDs: [String] { bridges.keys.sorted() }
@@ -94,6 +96,8 @@ public final class PlatformStore: Sendable {
             let id = s.nextWaiter
             s.nextWaiter += 1
             s.waiters[id] = .registered(bridge: bridge)
+            for c in s.pollWatchers { c.resume() }
+            s.pollWatchers.removeAll()
             return id
         }
         guard let id else { return }
@@ -127,8 +131,19 @@ public final class PlatformStore: Sendable {
                 if case .parked(_, let c) = w { c.resume() }
             }
             s.waiters.removeAll()
-            for c in s.shutdownWaiters { c.resume() }
+            for c in s.shutdownWaiters + s.pollWatchers { c.resume() }
             s.shutdownWaiters.removeAll()
+            s.pollWatchers.removeAll()
+        }
+    }
+
+    /// Returns once a long poll is waiting (registered: a command enqueued from then on wakes it), or at shutdown.
+    public func waitUntilAPollWaits() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            withState { s in
+                if !s.waiters.isEmpty || s.shuttingDown { return c.resume() }
+                s.pollWatchers.append(c)
+            }
         }
     }
 
