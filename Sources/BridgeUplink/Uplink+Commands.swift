@@ -23,11 +23,7 @@ extension Uplink {
             var path = "/bridges/\(config.bridgeID)/commands?wait=\(Self.pollWaitS)"
             if let cursor { path += "&cursor=" + Self.percentEncode(cursor) }
             var retryAfterMs: Int?
-            switch send(client, method: "GET", path: path, body: []) {
-            case .failed:
-                setConnected(false)
-            case .response(let response):
-                setConnected(true)
+            if case .response(let response) = send(client, method: "GET", path: path, body: []) {
                 lock.lock(); lastPollAt = Posix.wallMillis(); lock.unlock()
                 switch response.status {
                 case 200:

@@ -68,10 +68,8 @@ extension Uplink {
         let body = JSONValue.object(["events": .array(events.map(\.json))]).encoded()
         let path = "/bridges/\(config.bridgeID)/events"
         guard case .response(let response) = send(client, method: "POST", path: path, body: body) else {
-            setConnected(false)
             return .retry(retryAfterMs: nil)
         }
-        setConnected(true)
         switch response.status {
         case 200...299:
             markHealthy()
@@ -126,10 +124,8 @@ extension Uplink {
         body.removeValue(forKey: "command_id")
         let path = "/bridges/\(config.bridgeID)/commands/\(Self.percentEncode(id))/result"
         guard case .response(let response) = send(client, method: "POST", path: path, body: JSONValue.object(body).encoded()) else {
-            setConnected(false)
             return .retry(retryAfterMs: nil)
         }
-        setConnected(true)
         switch response.status {
         case 200...299:
             markHealthy()
@@ -172,13 +168,5 @@ extension Uplink {
             Log.error("upstream: cannot write the dead-letter file, the event stays queued: \(error)")
             return false
         }
-    }
-
-    func setConnected(_ value: Bool) {
-        lock.lock()
-        let reconnected = value && !connected
-        connected = value
-        if reconnected { stateRequested = true; lock.broadcast() }
-        lock.unlock()
     }
 }

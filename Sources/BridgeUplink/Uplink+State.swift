@@ -21,10 +21,8 @@ extension Uplink {
             var sent = false
             while true {
                 guard case .response(let response) = send(client, method: "PUT", path: "/bridges/\(config.bridgeID)/state", body: body) else {
-                    setConnected(false)
                     break
                 }
-                setConnected(true)
                 if (200...299).contains(response.status) {
                     markHealthy()
                     sent = true

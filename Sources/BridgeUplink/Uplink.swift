@@ -229,7 +229,8 @@ public final class Uplink: @unchecked Sendable {
         }
     }
 
-    /// One signed request; records the clock offset from its `Date` and the error state.
+    /// One signed request; records the clock offset from its `Date`, the error state, and whether the platform is
+    /// reachable (an answer of any status means connected; a reconnect asks for a state snapshot).
     func send(_ client: HTTPClient, method: String, path: String, body: [UInt8], timeoutMs: Int? = nil) -> Outcome {
         lock.lock()
         let creds = credentials
@@ -251,11 +252,22 @@ public final class Uplink: @unchecked Sendable {
                 clock.observe(serverDate: date, sentAt: sentAt, receivedAt: receivedAt)
             }
             lock.unlock()
+            setConnected(true)
             return .response(response)
         } catch {
             noteError("\(method) \(path): \(error)")
+            setConnected(false)
             return .failed(error.description)
         }
+    }
+
+    /// Connected after any answer, disconnected after a transport failure; a reconnect asks for a state snapshot.
+    private func setConnected(_ value: Bool) {
+        lock.lock()
+        let reconnected = value && !connected
+        connected = value
+        if reconnected { stateRequested = true; lock.broadcast() }
+        lock.unlock()
     }
 
     func noteError(_ message: String) {
