@@ -3,6 +3,10 @@
 // dependencies: FoundationEssentials plus Debian's C libraries.
 import PackageDescription
 
+// Release builds put each of the agent's functions in its own section, so that the link order of
+// Tools/order/chekt-bridge.order (below) can place every executed function with the others.
+let ownCode: [SwiftSetting] = [.unsafeFlags(["-Xfrontend", "-function-sections"], .when(configuration: .release))]
+
 let package = Package(
     name: "chekt-bridge",
     products: [
@@ -18,25 +22,26 @@ let package = Package(
         .systemLibrary(name: "CCrypto", providers: [.apt(["libssl-dev"])]),
 
         // The domain: configuration, zones, partitions, relays, devices. Pure.
-        .target(name: "BridgeCore"),
+        .target(name: "BridgeCore", swiftSettings: ownCode),
         // Threads, conditions, logging, errno words: the few POSIX helpers every I/O target shares.
-        .target(name: "BridgeSystem"),
+        .target(name: "BridgeSystem", swiftSettings: ownCode),
         // What the board is: the hardware protocol and its backends.
-        .target(name: "BridgeHardware", dependencies: ["BridgeCore", "CGPIOD", "CModbus"]),
+        .target(name: "BridgeHardware", dependencies: ["BridgeCore", "CGPIOD", "CModbus"], swiftSettings: ownCode),
         // Durable journal and state snapshot.
-        .target(name: "BridgeStore", dependencies: ["BridgeCore"]),
+        .target(name: "BridgeStore", dependencies: ["BridgeCore"], swiftSettings: ownCode),
         // The platform link.
-        .target(name: "BridgeUplink", dependencies: ["BridgeCore", "BridgeStore", "BridgeSystem", "CCurl", "CCrypto"]),
+        .target(name: "BridgeUplink", dependencies: ["BridgeCore", "BridgeStore", "BridgeSystem", "CCurl", "CCrypto"], swiftSettings: ownCode),
         // The wiring: runtime, control socket, signals.
-        .target(name: "BridgeAgent", dependencies: ["BridgeCore", "BridgeHardware", "BridgeStore", "BridgeSystem", "BridgeUplink"]),
+        .target(name: "BridgeAgent", dependencies: ["BridgeCore", "BridgeHardware", "BridgeStore", "BridgeSystem", "BridgeUplink"], swiftSettings: ownCode),
         // Release links with lld (docs/benchmarks.md, "Where the memory goes"; debug builds link as usual):
         // - Tools/order/chekt-bridge.order (made by Tools/profile-order): the functions a running agent executes
         //   are placed together, so the kernel's 64 KB fault-around maps fewer code pages (1.5-1.9 MB less resident);
         // - packed relative relocations (DT_RELR, glibc >= 2.36 as in Debian 12): a 7 KB table instead of 880 KB
         //   read at every start, still position-independent (0.7 MB less resident).
-        .executableTarget(name: "chekt-bridge", dependencies: ["BridgeAgent"], linkerSettings: [
+        .executableTarget(name: "chekt-bridge", dependencies: ["BridgeAgent"], swiftSettings: ownCode, linkerSettings: [
             .unsafeFlags(["-use-ld=lld", "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/Tools/order/chekt-bridge.order",
-                          "-Xlinker", "--no-warn-symbol-ordering", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"],
+                          "-Xlinker", "--no-warn-symbol-ordering", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                          "-L", "\(Context.packageDirectory)/Tools/link", "-Xlinker", "--no-export-dynamic"],
                          .when(configuration: .release)),
         ]),
         // Prints the figures of docs/benchmarks.md (swift run -c release chekt-bridge-bench).

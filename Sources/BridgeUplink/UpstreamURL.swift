@@ -21,19 +21,20 @@ public enum UpstreamURL {
         guard !url.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) else {
             return fail(.malformed, "contains a space or control character")
         }
-        guard let separator = url.firstRange(of: "://") else {
+        // The scheme ends at the first colon, which must start "://".
+        guard let colon = url.firstIndex(of: ":"), url[colon...].hasPrefix("://") else {
             return fail(.malformed, "has no scheme; expected e.g. https://bridge-api.example/v1")
         }
-        let scheme = url[..<separator.lowerBound].lowercased()
+        let scheme = url[..<colon].lowercased()
         guard scheme == "https" || scheme == "http" else {
             return fail(.unsupportedScheme, "uses \(scheme)://; only https:// is supported (http:// for a loopback host)")
         }
-        let (authority, pathAndRest) = splitAuthority(url[separator.upperBound...])
+        let (authority, pathAndRest) = splitAuthority(url[url.index(colon, offsetBy: 3)...])
         var path = pathAndRest
-        guard !authority.contains("@") else {
+        guard !authority.contains("@" as Character) else {
             return fail(.userInfo, "contains a user name or password; put the key in the credentials file instead")
         }
-        guard !path.contains("?"), !path.contains("#") else {
+        guard !path.contains(where: { $0 == "?" || $0 == "#" }) else {
             return fail(.queryOrFragment, "has a query or fragment; it must be a base URL that paths are appended to")
         }
 

@@ -42,7 +42,7 @@ public enum EventLine {
 
     static func render(_ v: JSONValue) -> String {
         switch v {
-        case .string(let s): return s.contains(" ") ? "\"\(s)\"" : s
+        case .string(let s): return s.contains(" " as Character) ? "\"\(s)\"" : s
         case .array(let a): return "[" + a.map(render).joined(separator: ",") + "]"
         case .object: return String(decoding: v.encoded(), as: UTF8.self)
         case .null: return "null"

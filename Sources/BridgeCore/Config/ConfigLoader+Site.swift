@@ -79,7 +79,7 @@ extension ConfigLoader {
         let hostAndPort = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? authority
         let host: Substring
         if hostAndPort.hasPrefix("[") {
-            host = hostAndPort.prefix { $0 != "]" } + (hostAndPort.contains("]") ? "]" : "")
+            host = hostAndPort.prefix { $0 != "]" } + (hostAndPort.contains("]" as Character) ? "]" : "")
         } else {
             host = hostAndPort.prefix { $0 != ":" }
         }
