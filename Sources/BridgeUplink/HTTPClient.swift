@@ -22,7 +22,8 @@ import Glibc
 /// - Headers curl would add on its own that the platform must not see are
 ///   suppressed: `Expect: 100-continue` (a 1 s stall with servers that ignore
 ///   it) and the form `Content-Type` on bodies the caller did not type.
-/// - Certificate authorities: see `Options.caFile`.
+/// - Certificate authorities: see `Options.caFile`; without it, the system's
+///   hashed CA folder alone where there is one (`CertificateAuthorities.systemDirectory`).
 ///
 /// The handle and its buffers are released in `deinit`.
 public final class HTTPClient {

@@ -80,6 +80,32 @@ import Testing
         #expect(error.code == .tls)
     }
 
+    /// Without ca_file, a hashed system folder is used alone (CAPATH, no CAINFO): the system bundle is not
+    /// parsed into every connection's store. The folder's CA is trusted, and no other.
+    @Test func hashedSystemFolderAloneWithoutCAFile() throws {
+        let tls = try TLSFixture.get()
+        let serverA = try TestServer(cert: tls.serverCertA, key: tls.serverKeyA)
+        let serverB = try TestServer(cert: tls.serverCertB, key: tls.serverKeyB)
+        let client = try HTTPClient.forTests(systemCADirectory: tls.hashedSystemDirectoryA)
+        guard case .systemDirectory(tls.hashedSystemDirectoryA) = client.authorities else {
+            Issue.record("expected CAPATH alone, got \(client.authorities)")
+            return
+        }
+        #expect(try client.perform(HTTPRequest(url: serverA.url("/echo", https: true))).status == 200)
+        let error = try #require(throws: HTTPError.self) { try client.perform(HTTPRequest(url: serverB.url("/echo", https: true))) }
+        #expect(error.code == .tls)
+    }
+
+    /// Without ca_file and without a hashed folder, libcurl's built-in locations are left as they are.
+    @Test func noHashedSystemFolderLeavesLibcurlDefaults() throws {
+        let tls = try TLSFixture.get()
+        let client = try HTTPClient.forTests(systemCADirectory: tls.emptyDirectory)
+        guard case .system = client.authorities else {
+            Issue.record("expected libcurl's defaults, got \(client.authorities)")
+            return
+        }
+    }
+
     @Test func unusableCAFileFailsAtStart() throws {
         let dir = try TestTools.temporaryDirectory("ca")
         defer { try? FileManager.default.removeItem(atPath: dir) }
