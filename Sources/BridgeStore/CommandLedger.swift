@@ -6,7 +6,13 @@ import FoundationEssentials
 /// This is what makes commands at-most-once (protocol.md, Commands): an id already in the ledger is never executed
 /// again; its stored result is re-sent. An id recorded as received with no result was interrupted mid-execution
 /// (a crash or power cut): it is not executed again either, and is answered `failed` (see docs/protocol.md).
-/// Entries are kept `retentionMs` (7 days) after their last change; the file is rewritten when it passes 1 MiB.
+/// Entries are kept `retentionMs` (7 days) after their last change.
+///
+/// Memory: per id, only when it was written, whether it has a result, and where its record is in the file (about
+/// 130 bytes); a result is read back from the file when a repeated id needs it. Holding decoded results cost about
+/// 1.1 KB per command, 7 days long (7.7 MB at 1,000 commands a day).
+/// The file is rewritten without expired entries once it passes 1 MiB and twice its size after the last rewrite,
+/// so a busy site does not rewrite it at every command.
 /// Not thread-safe: one owner (the uplink's command thread).
 public final class CommandLedger {
     public struct Entry: Sendable, Equatable, Codable {
@@ -18,28 +24,53 @@ public final class CommandLedger {
         public init(id: String, at: Int64, result: JSONObject?) { self.id = id; self.at = at; self.result = result }
     }
 
+    /// What is kept in memory for one id.
+    private struct Slot {
+        var at: Int64
+        var answered: Bool
+        var record: RecordLog.Location
+    }
+
     public static let retentionMs: Int64 = 7 * 86_400_000
+    /// A rewrite is considered once the file passes this size (and twice its size after the last rewrite).
+    public static let compactionFloorBytes = 1 << 20
     private let log: RecordLog
-    private var entries: [String: Entry] = [:]
-    public var problems: [String] { log.problems }
+    private var slots: [String: Slot] = [:]
+    private var sizeAfterRewrite = 0
+    /// What opening found wrong (damaged bytes, records dropped), one line each, for the log.
+    public private(set) var problems: [String] = []
 
     /// Opens `<directory>/commands.ledger`, creating it if needed.
     public init(directory: String, now: Int64) throws(StoreError) {
-        let (log, payloads) = try RecordLog.open(path: directory + "/commands.ledger", kind: .ledger)
+        let (log, records) = try RecordLog.open(path: directory + "/commands.ledger", kind: .ledger)
         self.log = log
         let decoder = JSONDecoder()
-        for payload in payloads {
+        for (payload, location) in records {
             guard let entry = try? decoder.decode(Entry.self, from: Data(payload)) else { continue }
-            entries[entry.id] = entry
+            slots[entry.id] = Slot(at: entry.at, answered: entry.result != nil, record: location)
         }
-        if log.byteCount > 1 << 20 { try? compact(now: now) }  // a failed compaction only leaves a larger file
+        problems = log.problems
+        if compactionDue, let dropped = try? compact(now: now) { problems += dropped }  // a failed one only leaves a larger file
     }
 
-    public func entry(_ id: String) -> Entry? { entries[id] }
+    /// True when `id` was ever recorded (within the retention): such a command is never executed again.
+    public func contains(_ id: String) -> Bool { slots[id] != nil }
+
+    /// The entry of `id`, its result read back from the file; nil when `id` is not in the ledger. Throws when the
+    /// record can no longer be read (damaged since the file was opened); the id is still `contains`ed.
+    public func entry(_ id: String) throws(StoreError) -> Entry? {
+        guard let slot = slots[id] else { return nil }
+        guard slot.answered else { return Entry(id: id, at: slot.at, result: nil) }
+        let payload = try log.read(slot.record)
+        guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(payload)), entry.id == id else {
+            throw StoreError(code: .corrupt, path: log.path, operation: "read command \(id)", message: "its record does not hold its entry")
+        }
+        return entry
+    }
 
     /// Ids received but with no result: interrupted by a crash or power cut.
-    public func openEntries() -> [String] { entries.values.filter { $0.result == nil }.sorted { $0.at < $1.at }.map(\.id) }
-    public var count: Int { entries.count }
+    public func openEntries() -> [String] { slots.filter { !$0.value.answered }.sorted { $0.value.at < $1.value.at }.map(\.key) }
+    public var count: Int { slots.count }
 
     /// Records that `id` is about to be executed. Durable on return.
     public func recordReceived(_ id: String, now: Int64) throws(StoreError) {
@@ -52,26 +83,51 @@ public final class CommandLedger {
     }
 
     private func write(_ entry: Entry) throws(StoreError) {
+        let location = try log.append(Self.encode(entry, path: log.path))
+        slots[entry.id] = Slot(at: entry.at, answered: entry.result != nil, record: location)
+    }
+
+    private static func encode(_ entry: Entry, path: String) throws(StoreError) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard let bytes = try? encoder.encode(entry) else {
-            throw StoreError(code: .invalidArgument, path: log.path, operation: "record command", message: "cannot encode the entry")
+            throw StoreError(code: .invalidArgument, path: path, operation: "record command", message: "cannot encode the entry")
         }
-        try log.append(Array(bytes))
-        entries[entry.id] = entry
+        return Array(bytes)
     }
 
     /// The file's size in bytes.
     public var byteCount: Int { log.byteCount }
 
+    /// True when the file has grown enough since the last rewrite for `compact` to be worth its write.
+    public var compactionDue: Bool {
+        log.byteCount > max(Self.compactionFloorBytes, 2 * sizeAfterRewrite)
+    }
+
     /// Drops answered entries older than the retention and rewrites the file. Open entries (no result yet) are
     /// always kept, whatever the clock says: a bridge without an RTC may have recorded them in 1970.
-    public func compact(now: Int64) throws(StoreError) {
-        entries = entries.filter { $0.value.result == nil || now - $0.value.at < Self.retentionMs }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let kept = entries.values.sorted { $0.at < $1.at }.compactMap { try? encoder.encode($0) }.map { Array($0) }
-        try log.rewrite(kept)
+    /// A record that can no longer be read back (damaged since the file was opened) is left out, as reopening the
+    /// file would leave it out; what was dropped so is returned, one line each, for the log.
+    @discardableResult
+    public func compact(now: Int64) throws(StoreError) -> [String] {
+        let kept = slots.filter { !$0.value.answered || now - $0.value.at < Self.retentionMs }.sorted { $0.value.at < $1.value.at }
+        var ids: [String] = [], payloads: [[UInt8]] = [], problems: [String] = []
+        for (id, slot) in kept {
+            do {
+                payloads.append(try log.read(slot.record))
+                ids.append(id)
+            } catch {
+                problems.append("\(log.path): command \(id) dropped at compaction: \(error)")
+            }
+        }
+        let locations = try log.rewrite(payloads)
+        var slots: [String: Slot] = [:]
+        for (id, location) in zip(ids, locations) {
+            slots[id] = Slot(at: self.slots[id]!.at, answered: self.slots[id]!.answered, record: location)
+        }
+        self.slots = slots
+        sizeAfterRewrite = log.byteCount
+        return problems
     }
 }
 
@@ -82,7 +138,8 @@ public final class CommandLedger {
 public final class DeadLetterFile {
     private let log: RecordLog
     public private(set) var count: Int
-    public var problems: [String] { log.problems }
+    /// What opening found wrong (damaged bytes, records dropped), one line each, for the log.
+    public private(set) var problems: [String] = []
     public var path: String { log.path }
 
     public init(directory: String) throws(StoreError) {

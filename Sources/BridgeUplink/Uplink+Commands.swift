@@ -94,7 +94,7 @@ extension Uplink {
     private func refuseUnverified(_ id: String) {
         do {
             ledgerLock.lock(); defer { ledgerLock.unlock() }
-            guard ledger.entry(id) == nil else { return }  // a genuine command with this id is already handled
+            guard !ledger.contains(id) else { return }  // a genuine command with this id is already handled
             try ledger.recordReceived(id, now: Posix.wallMillis())
         } catch {
             noteError("command ledger: \(error)")
@@ -111,8 +111,13 @@ extension Uplink {
             return true
         }
         ledgerLock.lock()
-        let existing = ledger.entry(id)
-        if existing == nil {
+        let repeated = ledger.contains(id)
+        var stored: JSONObject?
+        if repeated {
+            do { stored = try ledger.entry(id)?.result } catch {
+                Log.warning("upstream: command \(id) repeated; it is not executed again, but its stored result cannot be read: \(error)")
+            }
+        } else {
             do { try ledger.recordReceived(id, now: Posix.wallMillis()) } catch {
                 ledgerLock.unlock()
                 noteError("command ledger: \(error); command \(id) not executed, will be polled again")
@@ -121,14 +126,14 @@ extension Uplink {
         }
         ledgerLock.unlock()
         lock.lock()
-        if existing == nil { commandsReceived += 1 }
+        if !repeated { commandsReceived += 1 }
         let platformNow = clock.platformNow(local: Posix.wallMillis())
         lock.unlock()
-        if let existing {
+        if repeated {
             // Already seen: never executed again. A stored result is re-sent; one still executing answers when done.
-            if let result = existing.result {
+            if let stored {
                 Log.info("upstream: command \(id) repeated; re-sending its result")
-                _ = enqueueResult(id, body: result)
+                _ = enqueueResult(id, body: stored)
             }
             return true
         }
@@ -200,8 +205,12 @@ extension Uplink {
         ledgerLock.lock(); defer { ledgerLock.unlock() }
         do {
             try ledger.recordResult(id, result: body, now: Posix.wallMillis())
-            if ledger.byteCount > 1 << 20 {
-                do { try ledger.compact(now: Posix.wallMillis()) } catch { Log.warning("command ledger compaction failed, will retry: \(error)") }
+            if ledger.compactionDue {
+                do {
+                    for problem in try ledger.compact(now: Posix.wallMillis()) { Log.warning(problem) }
+                } catch {
+                    Log.warning("command ledger compaction failed, will retry: \(error)")
+                }
             }
         } catch {
             Log.error("command ledger: cannot record the result of \(id): \(error)")
