@@ -184,3 +184,60 @@ func loopback(port: Int) -> sockaddr_in {
     address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
     return address
 }
+
+/// Private memory of a working agent, before and after a run of platform commands and then of input changes: a leak
+/// check, and the price of what is kept on purpose (the command ledger remembers every id for 7 days).
+func benchGrowth(commands: Int, inputChanges: Int) throws {
+    let dir = tempDir("growth")
+    let (platform, port) = startPlatform(dir: dir)
+    defer { stop(platform) }
+    let config = writePlatformConfig(dir: dir, port: port)
+    let agent = spawnAgent(stateDir: dir + "/state", socket: dir + "/control.sock", config: config)
+    defer { stop(agent) }
+    let fd = agent.stderrFD
+    Posix.spawnThread(name: "drain") { var b = [UInt8](repeating: 0, count: 65536); while read(fd, &b, b.count) > 0 {} }
+    let client = try HTTPClient(options: .init(userAgent: "bench"))
+    var follower: ControlClient?
+    for _ in 0..<100 where follower == nil {
+        follower = try? ControlClient(path: dir + "/control.sock")
+        if follower == nil { usleep(50_000) }
+    }
+    guard let follower, follower.send(["op": "events", "follow": true, "last": 0]) else { say("no agent"); return }
+    /// Waits for the next event of `type` (and, if given, for command `id`).
+    func awaitEvent(_ type: String, command id: String? = nil) {
+        while let line = follower.next() {
+            guard line["event"]?["type"]?.stringValue == type else { continue }
+            if id == nil || line["event"]?["data"]?["command_id"]?.stringValue == id { return }
+        }
+    }
+    func runCommands(_ n: Int) throws {
+        for _ in 0..<n {
+            guard let command = try admin(client, port: port, "POST", "/bridges/brg_bench/commands",
+                                          ["type": "relay.activate", "params": ["relay": "door_strike", "duration_ms": 20]]),
+                  let id = command["id"]?.stringValue else { say("enqueue failed"); exit(1) }
+            awaitEvent("relay.activated", command: id)
+        }
+    }
+    func changeInputs(_ n: Int) {
+        for i in 0..<n {
+            // One request per connection (docs/control-socket.md).
+            guard let control = try? ControlClient(path: dir + "/control.sock"),
+                  control.call(["op": "sim.input", "input": "in1", "active": .bool(i % 2 == 0)])?["ok"] == true else {
+                say("sim.input failed"); exit(1)
+            }
+            awaitEvent(i % 2 == 0 ? "zone.faulted" : "zone.restored")
+        }
+    }
+    func settledPrivateKB() -> Int { usleep(500_000); return statusKB(agent.pid, "RssAnon") }
+    usleep(1_500_000)  // the long-poll is open
+    try runCommands(100)  // warm-up: arenas, caches and buffers reach their working size
+    changeInputs(100)
+    let before = settledPrivateKB()
+    try runCommands(commands)
+    let afterCommands = settledPrivateKB()
+    changeInputs(inputChanges)
+    let afterInputs = settledPrivateKB()
+    say("growth: private (anonymous) memory of the agent over \(commands) platform commands, then \(inputChanges) input changes")
+    say("  \(before) kB -> \(afterCommands) kB after the commands: \((afterCommands - before) * 1024 / commands) bytes per command (the command ledger keeps each id 7 days)")
+    say("  -> \(afterInputs) kB after the input changes: \((afterInputs - afterCommands) * 1024 / inputChanges) bytes per input change (nothing is kept: expect about 0)")
+}

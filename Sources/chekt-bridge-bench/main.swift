@@ -1,5 +1,5 @@
 // chekt-bridge-bench: prints the figures of docs/benchmarks.md. Build in release mode:
-//   swift run -c release chekt-bridge-bench [journal|latency|coldstart|idle|all]
+//   swift run -c release chekt-bridge-bench [journal|latency|coldstart|idle|drain|command|idle-platform|idle-platform-tls|growth|all]
 import BridgeSystem
 import BridgeAgent
 import BridgeCore
@@ -293,6 +293,7 @@ do {
     if what == "command" || what == "all" { try benchCommand(samples: 200) }
     if what == "idle-platform" || what == "all" { benchIdle(seconds: 60, link: .http) }
     if what == "idle-platform-tls" || what == "all" { benchIdle(seconds: 60, link: .https) }
+    if what == "growth" || what == "all" { try benchGrowth(commands: 2000, inputChanges: 1000) }
 } catch {
     say("bench failed: \(error)")
     exit(1)
