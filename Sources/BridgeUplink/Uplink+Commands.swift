@@ -70,6 +70,7 @@ extension Uplink {
         }
         var allRecorded = true
         for command in commands where !receive(command) { allRecorded = false }
+        if !commands.isEmpty { Heap.trim() }  // a large answer leaves its memory free in the heap
         // The cursor moves only once every command it covers is in the ledger.
         guard allRecorded else { return false }
         lock.lock(); let unchanged = cursor == next; lock.unlock()

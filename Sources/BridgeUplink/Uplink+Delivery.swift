@@ -28,6 +28,7 @@ extension Uplink {
                 continue
             }
             if result == nil && pending.isEmpty {
+                Heap.trim()  // the outbox is empty: what a drained backlog used is free
                 // Woken by new events; the timeout only guards against a missed wake-up.
                 guard pause(ms: 5000, wake: { self.takeDeliveryWake() }) else { return }
                 continue

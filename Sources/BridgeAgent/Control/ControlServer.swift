@@ -85,7 +85,10 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     private func serve(_ client: Int32) {
-        defer { close(client) }
+        defer {
+            close(client)
+            Heap.trim()  // an `events` query may have read thousands of events
+        }
         UnixSocket.setReceiveTimeout(client, ms: 10_000)
         var reader = LineReader(fd: client)
         guard let line = reader.next() else { return }
