@@ -9,8 +9,8 @@ import FoundationEssentials
 /// Entries are kept `retentionMs` (7 days) after their last change.
 ///
 /// Memory: per id, only when it was written, whether it has a result, and where its record is in the file (about
-/// 130 bytes); a result is read back from the file when a repeated id needs it. Holding decoded results cost about
-/// 1.1 KB per command, 7 days long (7.7 MB at 1,000 commands a day).
+/// 0.2 KB, `chekt-bridge-bench growth`); a result is read back from the file when a repeated id needs it. Holding
+/// decoded results cost about 1.1 KB per command, 7 days long (7.7 MB at 1,000 commands a day).
 /// The file is rewritten without expired entries once it passes 1 MiB and twice its size after the last rewrite,
 /// so a busy site does not rewrite it at every command.
 /// Not thread-safe: one owner (the uplink's command thread).
@@ -138,8 +138,7 @@ public final class CommandLedger {
 public final class DeadLetterFile {
     private let log: RecordLog
     public private(set) var count: Int
-    /// What opening found wrong (damaged bytes, records dropped), one line each, for the log.
-    public private(set) var problems: [String] = []
+    public var problems: [String] { log.problems }
     public var path: String { log.path }
 
     public init(directory: String) throws(StoreError) {

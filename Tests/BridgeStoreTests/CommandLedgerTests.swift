@@ -144,6 +144,36 @@ import Testing
         #expect(String(decoding: bytes, as: UTF8.self).contains("\"code\":\"http_422\""))
     }
 
+    /// Damaged bytes found when opening are skipped and reported, for the ledger and the dead-letter file alike.
+    @Test func damageFoundAtOpeningIsReported() throws {
+        let dir = tempDir()
+        let event = Event(id: "evt_x", seq: 7, type: "zone.faulted", occurredAt: "2026-11-29T18:00:00.000Z", data: ["zone": "z"])
+        do {
+            let ledger = try CommandLedger(directory: dir, now: 0)
+            try ledger.recordResult("cmd_first", result: ["status": "succeeded"], now: 1)
+            try ledger.recordResult("cmd_second", result: ["status": "succeeded"], now: 2)
+            let deadLetters = try DeadLetterFile(directory: dir)
+            try deadLetters.add(event, code: "first", message: "m", at: 0)
+            try deadLetters.add(event, code: "second", message: "m", at: 1)
+        }
+        for (file, needle) in [("commands.ledger", "cmd_first"), ("dead-letter.log", "\"first\"")] {
+            let bytes = try #require(try AtomicFile.read(dir + "/" + file))
+            let n = Array(needle.utf8)
+            let at = try #require((0...(bytes.count - n.count)).first { Array(bytes[$0..<($0 + n.count)]) == n })
+            let fd = open(dir + "/" + file, O_WRONLY)
+            var flipped = UInt8(ascii: "#")
+            #expect(pwrite(fd, &flipped, 1, off_t(at + 1)) == 1)
+            close(fd)
+        }
+        let ledger = try CommandLedger(directory: dir, now: 3)
+        #expect(!ledger.contains("cmd_first"))
+        #expect(ledger.contains("cmd_second"))
+        #expect(ledger.problems.count == 1)
+        let deadLetters = try DeadLetterFile(directory: dir)
+        #expect(deadLetters.count == 1)
+        #expect(deadLetters.problems.count == 1)
+    }
+
     @Test func aLedgerInAFolderThatCannotExistFailsClearly() throws {
         let dir = tempDir()
         let file = dir + "/plain"
