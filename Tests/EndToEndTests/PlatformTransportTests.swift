@@ -249,7 +249,7 @@ func nonLoopbackIPv4() -> String? {
         var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
         var copy = ipv4
         guard inet_ntop(AF_INET, &copy, &text, socklen_t(INET_ADDRSTRLEN)) != nil else { continue }
-        return String(cString: text)
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
     return nil
 }
