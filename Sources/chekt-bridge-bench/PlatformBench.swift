@@ -87,8 +87,7 @@ func benchDrain(events count: Int) throws {
     let t0 = monoNanos()
     let agent = spawnAgent(stateDir: dir + "/state", socket: dir + "/control.sock", config: config)
     defer { stop(agent) }
-    let fd = agent.stderrFD
-    Posix.spawnThread(name: "drain") { var b = [UInt8](repeating: 0, count: 65536); while read(fd, &b, b.count) > 0 {} }
+    discardOutput(of: agent)
     var received = 0
     while received < count {
         usleep(100_000)
@@ -101,34 +100,69 @@ func benchDrain(events count: Int) throws {
     say("  \(received) events delivered in \(fmt(s, 1)) s = \(Int(Double(received) / s)) events/s (target: 100,000 in <= 20 s)")
 }
 
+/// The agent against a fresh reference platform in its own folder, its log discarded; an admin client for the
+/// platform and a follower of the agent's journal on its control socket, the long-poll open. nil (said why) when
+/// the agent does not answer. `shutDown()` ends both processes.
+struct LinkedAgent {
+    let dir: String
+    let port: Int
+    let platform: Child
+    let agent: Child
+    let client: HTTPClient
+    let follower: ControlClient
+
+    static func start(_ tag: String) throws -> LinkedAgent? {
+        let dir = tempDir(tag)
+        let (platform, port) = startPlatform(dir: dir)
+        let config = writePlatformConfig(dir: dir, port: port)
+        let agent = spawnAgent(stateDir: dir + "/state", socket: dir + "/control.sock", config: config)
+        discardOutput(of: agent)
+        var follower: ControlClient?
+        for _ in 0..<100 where follower == nil {
+            follower = try? ControlClient(path: dir + "/control.sock")
+            if follower == nil { usleep(50_000) }
+        }
+        guard let follower, follower.send(["op": "events", "follow": true, "last": 0]) else {
+            say("no agent")
+            stop(agent)
+            stop(platform)
+            return nil
+        }
+        usleep(1_500_000)  // the long-poll is open
+        return LinkedAgent(dir: dir, port: port, platform: platform, agent: agent,
+                           client: try HTTPClient(options: .init(userAgent: "bench")), follower: follower)
+    }
+
+    func shutDown() {
+        stop(agent)
+        stop(platform)
+    }
+
+    /// Enqueues a 20 ms `relay.activate` of door_strike on the platform; its command id.
+    func enqueuePulse() throws -> String {
+        guard let command = try admin(client, port: port, "POST", "/bridges/brg_bench/commands",
+                                      ["type": "relay.activate", "params": ["relay": "door_strike", "duration_ms": 20]]),
+              let id = command["id"]?.stringValue else { say("enqueue failed"); exit(1) }
+        return id
+    }
+
+    /// Waits for the agent's next event of `type` (and, if given, for command `id`).
+    func awaitEvent(_ type: String, command id: String? = nil) {
+        while let line = follower.next() {
+            guard line["event"]?["type"]?.stringValue == type else { continue }
+            if id == nil || line["event"]?["data"]?["command_id"]?.stringValue == id { return }
+        }
+    }
+}
+
 /// Command released by the platform → relay output changed, seen as its relay.activated event.
 func benchCommand(samples: Int) throws {
-    let dir = tempDir("command")
-    let (platform, port) = startPlatform(dir: dir)
-    defer { stop(platform) }
-    let config = writePlatformConfig(dir: dir, port: port)
-    let agent = spawnAgent(stateDir: dir + "/state", socket: dir + "/control.sock", config: config)
-    defer { stop(agent) }
-    let fd = agent.stderrFD
-    Posix.spawnThread(name: "drain") { var b = [UInt8](repeating: 0, count: 65536); while read(fd, &b, b.count) > 0 {} }
-    let client = try HTTPClient(options: .init(userAgent: "bench"))
-    // Follow the agent's journal over its control socket.
-    var follower: ControlClient?
-    for _ in 0..<100 where follower == nil {
-        follower = try? ControlClient(path: dir + "/control.sock")
-        if follower == nil { usleep(50_000) }
-    }
-    guard let follower, follower.send(["op": "events", "follow": true, "last": 0]) else { say("no agent"); return }
-    usleep(1_500_000)  // the long-poll is open
+    guard let linked = try LinkedAgent.start("command") else { return }
+    defer { linked.shutDown() }
     var latencies: [Double] = []
     for _ in 0..<samples {
         let t0 = monoNanos()
-        guard let command = try admin(client, port: port, "POST", "/bridges/brg_bench/commands",
-                                      ["type": "relay.activate", "params": ["relay": "door_strike", "duration_ms": 20]]),
-              let id = command["id"]?.stringValue else { say("enqueue failed"); return }
-        while let line = follower.next() {
-            if line["event"]?["type"] == "relay.activated", line["event"]?["data"]?["command_id"]?.stringValue == id { break }
-        }
+        linked.awaitEvent("relay.activated", command: try linked.enqueuePulse())
         latencies.append(Double(monoNanos() - t0) / 1e6)
         usleep(60_000)
     }
@@ -188,48 +222,22 @@ func loopback(port: Int) -> sockaddr_in {
 /// Private memory of a working agent, before and after a run of platform commands and then of input changes: a leak
 /// check, and the price of what is kept on purpose (the command ledger remembers every id for 7 days).
 func benchGrowth(commands: Int, inputChanges: Int) throws {
-    let dir = tempDir("growth")
-    let (platform, port) = startPlatform(dir: dir)
-    defer { stop(platform) }
-    let config = writePlatformConfig(dir: dir, port: port)
-    let agent = spawnAgent(stateDir: dir + "/state", socket: dir + "/control.sock", config: config)
-    defer { stop(agent) }
-    let fd = agent.stderrFD
-    Posix.spawnThread(name: "drain") { var b = [UInt8](repeating: 0, count: 65536); while read(fd, &b, b.count) > 0 {} }
-    let client = try HTTPClient(options: .init(userAgent: "bench"))
-    var follower: ControlClient?
-    for _ in 0..<100 where follower == nil {
-        follower = try? ControlClient(path: dir + "/control.sock")
-        if follower == nil { usleep(50_000) }
-    }
-    guard let follower, follower.send(["op": "events", "follow": true, "last": 0]) else { say("no agent"); return }
-    /// Waits for the next event of `type` (and, if given, for command `id`).
-    func awaitEvent(_ type: String, command id: String? = nil) {
-        while let line = follower.next() {
-            guard line["event"]?["type"]?.stringValue == type else { continue }
-            if id == nil || line["event"]?["data"]?["command_id"]?.stringValue == id { return }
-        }
-    }
+    guard let linked = try LinkedAgent.start("growth") else { return }
+    defer { linked.shutDown() }
     func runCommands(_ n: Int) throws {
-        for _ in 0..<n {
-            guard let command = try admin(client, port: port, "POST", "/bridges/brg_bench/commands",
-                                          ["type": "relay.activate", "params": ["relay": "door_strike", "duration_ms": 20]]),
-                  let id = command["id"]?.stringValue else { say("enqueue failed"); exit(1) }
-            awaitEvent("relay.activated", command: id)
-        }
+        for _ in 0..<n { linked.awaitEvent("relay.activated", command: try linked.enqueuePulse()) }
     }
     func changeInputs(_ n: Int) {
         for i in 0..<n {
             // One request per connection (docs/control-socket.md).
-            guard let control = try? ControlClient(path: dir + "/control.sock"),
+            guard let control = try? ControlClient(path: linked.dir + "/control.sock"),
                   control.call(["op": "sim.input", "input": "in1", "active": .bool(i % 2 == 0)])?["ok"] == true else {
                 say("sim.input failed"); exit(1)
             }
-            awaitEvent(i % 2 == 0 ? "zone.faulted" : "zone.restored")
+            linked.awaitEvent(i % 2 == 0 ? "zone.faulted" : "zone.restored")
         }
     }
-    func settledPrivateKB() -> Int { usleep(500_000); return statusKB(agent.pid, "RssAnon") }
-    usleep(1_500_000)  // the long-poll is open
+    func settledPrivateKB() -> Int { usleep(500_000); return statusKB(linked.agent.pid, "RssAnon") }
     try runCommands(100)  // warm-up: arenas, caches and buffers reach their working size
     changeInputs(100)
     let before = settledPrivateKB()

@@ -174,6 +174,12 @@ func spawn(_ args: [String]) -> Child {
     return Child(pid: pid, stderrFD: fds[0])
 }
 
+/// Keeps reading the child's stderr (and dropping it), so it never blocks on a full pipe.
+func discardOutput(of child: Child) {
+    let fd = child.stderrFD
+    Posix.spawnThread(name: "drain") { var b = [UInt8](repeating: 0, count: 65536); while read(fd, &b, b.count) > 0 {} }
+}
+
 func stop(_ child: Child) {
     kill(child.pid, SIGTERM)
     var status: Int32 = 0
@@ -255,9 +261,7 @@ func benchIdle(seconds: Int, link: IdleLink = .none) {
     defer { for helper in helpers.reversed() { stop(helper) } }
     let child = spawnAgent(stateDir: dir, socket: dir + "/control.sock", config: config)
     _ = waitForLine(child.stderrFD, containing: "bridge.started")
-    // Keep draining stderr so the agent never blocks on a full pipe.
-    let fd = child.stderrFD
-    Posix.spawnThread(name: "drain") { var b = [UInt8](repeating: 0, count: 4096); while read(fd, &b, b.count) > 0 {} }
+    discardOutput(of: child)
     sleep(1)
     let hz = Double(sysconf(Int32(_SC_CLK_TCK)))
     let c0 = cpuTicks(child.pid)
