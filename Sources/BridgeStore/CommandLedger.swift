@@ -111,21 +111,21 @@ public final class CommandLedger {
     @discardableResult
     public func compact(now: Int64) throws(StoreError) -> [String] {
         let kept = slots.filter { !$0.value.answered || now - $0.value.at < Self.retentionMs }.sorted { $0.value.at < $1.value.at }
-        var ids: [String] = [], payloads: [[UInt8]] = [], problems: [String] = []
+        var survivors: [(id: String, slot: Slot)] = [], payloads: [[UInt8]] = [], problems: [String] = []
         for (id, slot) in kept {
             do {
                 payloads.append(try log.read(slot.record))
-                ids.append(id)
+                survivors.append((id, slot))
             } catch {
                 problems.append("\(log.path): command \(id) dropped at compaction: \(error)")
             }
         }
         let locations = try log.rewrite(payloads)
-        var slots: [String: Slot] = [:]
-        for (id, location) in zip(ids, locations) {
-            slots[id] = Slot(at: self.slots[id]!.at, answered: self.slots[id]!.answered, record: location)
+        slots = [:]
+        for ((id, var slot), location) in zip(survivors, locations) {
+            slot.record = location
+            slots[id] = slot
         }
-        self.slots = slots
         sizeAfterRewrite = log.byteCount
         return problems
     }

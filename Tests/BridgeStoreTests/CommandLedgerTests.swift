@@ -9,6 +9,19 @@ import Testing
         return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
     }
 
+    /// Overwrites, in place, the byte `offset` bytes after the first occurrence of `text` in the file (damage a
+    /// checksum must catch).
+    func damage(_ path: String, at text: String, offset: Int = 0, with byte: UInt8) throws {
+        let bytes = try #require(try AtomicFile.read(path))
+        let needle = Array(text.utf8)
+        let at = try #require((0...(bytes.count - needle.count)).first { Array(bytes[$0..<($0 + needle.count)]) == needle })
+        let fd = open(path, O_WRONLY)
+        #expect(fd >= 0)
+        var replacement = byte
+        #expect(pwrite(fd, &replacement, 1, off_t(at + offset)) == 1)
+        close(fd)
+    }
+
     @Test func entriesSurviveReopenWithTheirResults() throws {
         let dir = tempDir()
         do {
@@ -111,15 +124,7 @@ import Testing
         let ledger = try CommandLedger(directory: dir, now: 0)
         try ledger.recordResult("cmd_a", result: ["status": "succeeded", "message": "first"], now: 1)
         try ledger.recordResult("cmd_b", result: ["status": "succeeded", "message": "second"], now: 2)
-        let path = dir + "/commands.ledger"
-        let bytes = try #require(try AtomicFile.read(path))
-        let needle = Array("first".utf8)
-        let at = try #require((0...(bytes.count - needle.count)).first { Array(bytes[$0..<($0 + needle.count)]) == needle })
-        let fd = open(path, O_WRONLY)
-        #expect(fd >= 0)
-        var flipped = UInt8(ascii: "F")
-        #expect(pwrite(fd, &flipped, 1, off_t(at)) == 1)
-        close(fd)
+        try damage(dir + "/commands.ledger", at: "first", with: UInt8(ascii: "F"))
         #expect(ledger.contains("cmd_a"))
         #expect(throws: StoreError.self) { _ = try ledger.entry("cmd_a") }
         #expect(try ledger.entry("cmd_b")?.result?["message"] == "second")
@@ -156,15 +161,8 @@ import Testing
             try deadLetters.add(event, code: "first", message: "m", at: 0)
             try deadLetters.add(event, code: "second", message: "m", at: 1)
         }
-        for (file, needle) in [("commands.ledger", "cmd_first"), ("dead-letter.log", "\"first\"")] {
-            let bytes = try #require(try AtomicFile.read(dir + "/" + file))
-            let n = Array(needle.utf8)
-            let at = try #require((0...(bytes.count - n.count)).first { Array(bytes[$0..<($0 + n.count)]) == n })
-            let fd = open(dir + "/" + file, O_WRONLY)
-            var flipped = UInt8(ascii: "#")
-            #expect(pwrite(fd, &flipped, 1, off_t(at + 1)) == 1)
-            close(fd)
-        }
+        try damage(dir + "/commands.ledger", at: "cmd_first", offset: 1, with: UInt8(ascii: "#"))
+        try damage(dir + "/dead-letter.log", at: "\"first\"", offset: 1, with: UInt8(ascii: "#"))
         let ledger = try CommandLedger(directory: dir, now: 3)
         #expect(!ledger.contains("cmd_first"))
         #expect(ledger.contains("cmd_second"))
