@@ -26,13 +26,10 @@ enum CertificateAuthorities {
 
     /// Checks `options.caFile` (readable, holds a PEM certificate) and picks how to combine it with the system store.
     static func make(options: HTTPClient.Options, handle: UnsafeMutableRawPointer) throws(HTTPError) -> CertificateAuthorities {
-        guard let caFile = options.caFile else {
-            if let directory = options.systemCADirectory ?? builtIn(handle, CURLINFO_CAPATH),
-               isHashedCertificateDirectory(directory) {
-                return .systemDirectory(directory)
-            }
-            return .system
+        let hashedDirectory = (options.systemCADirectory ?? builtIn(handle, CURLINFO_CAPATH)).flatMap {
+            isHashedCertificateDirectory($0) ? $0 : nil
         }
+        guard let caFile = options.caFile else { return hashedDirectory.map { .systemDirectory($0) } ?? .system }
         let extra: [UInt8]
         switch SmallFile.read(caFile, limit: 4 << 20) {
         case .success(let file): extra = file.bytes
@@ -43,10 +40,7 @@ enum CertificateAuthorities {
             throw HTTPError(code: .tls, curlCode: 0,
                             message: "ca_file \(caFile): no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)")
         }
-        let directory = options.systemCADirectory ?? builtIn(handle, CURLINFO_CAPATH)
-        if let directory, isHashedCertificateDirectory(directory) {
-            return .fileAndDirectory(file: caFile, directory: directory)
-        }
+        if let hashedDirectory { return .fileAndDirectory(file: caFile, directory: hashedDirectory) }
         if let bundlePath = options.systemCAFile ?? builtIn(handle, CURLINFO_CAINFO),
            case .success(let bundle) = SmallFile.read(bundlePath, limit: 16 << 20) {
             let joined = bundle.bytes + Array("\n".utf8) + extra
