@@ -46,7 +46,7 @@ let binDir: String = {
     let me = CommandLine.arguments[0]
     var path = [CChar](repeating: 0, count: 4096)
     let n = readlink("/proc/self/exe", &path, 4095)
-    let exe = n > 0 ? String(cString: path) : me
+    let exe = n > 0 ? String(decoding: path[..<n].lazy.map(UInt8.init(bitPattern:)), as: UTF8.self) : me
     return String(exe[..<exe.lastIndex(of: "/")!])
 }()
 let demoConfig = repoRoot + "/examples/demo/config.json"

@@ -56,7 +56,8 @@ public final class ControlServer: @unchecked Sendable {
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 4096)
         while fgets(&line, Int32(line.count), file) != nil {
-            let fields = String(cString: line).split(separator: ":", omittingEmptySubsequences: false)
+            let text = String(decoding: line.prefix { $0 != 0 }.lazy.map(UInt8.init(bitPattern:)), as: UTF8.self)
+            let fields = text.split(separator: ":", omittingEmptySubsequences: false)
             if fields.count >= 3, fields[0] == name, let gid = UInt32(fields[2]) { return gid }
         }
         return nil
