@@ -9,19 +9,23 @@ extension Uplink {
 
     enum Step: Equatable {
         case progress
-        case retry(retryAfterMs: Int?)
+        /// Back off, then send `again` as it is: protocol.md's "retry the same batch" (after a split, the part that
+        /// failed). Empty for a command result, which the loop reads again from its outbox.
+        case retry(retryAfterMs: Int?, again: [Event] = [])
     }
 
     func deliveryLoop() {
         guard let client = makeClient(timeoutMs: 30_000) else { return }
         var attempt = 0
+        var again: [Event] = []  // a batch that is to be sent again as it was, events recorded since or not
         while !isStopping {
             let result: Event?
             let pending: [Event]
             do {
                 // Results first: an app waits for them, and they are few.
                 result = try results.events(after: results.deliveredThrough, limit: 1).first
-                pending = result == nil ? try journal.events(after: journal.deliveredThrough, limit: Self.maxBatchEvents) : []
+                // A batch being retried goes again as it was, without the events recorded since (it fits one request).
+                pending = result != nil ? [] : !again.isEmpty ? again : try journal.events(after: journal.deliveredThrough, limit: Self.maxBatchEvents)
             } catch {
                 noteError("cannot read the outbox: \(error)")
                 guard pause(ms: 5000) else { return }
@@ -37,7 +41,9 @@ extension Uplink {
             switch step {
             case .progress:
                 attempt = 0
-            case .retry(let retryAfterMs):
+                if result == nil { again = [] }
+            case .retry(let retryAfterMs, let batch):
+                if result == nil { again = batch }
                 attempt += 1
                 lock.lock(); let capMs = authFailed ? 300_000 : 30_000; lock.unlock()
                 guard pause(ms: nextBackoff(attempt: attempt, retryAfterMs: retryAfterMs, capMs: capMs)) else { return }
@@ -69,7 +75,7 @@ extension Uplink {
         let body = JSONValue.object(["events": .array(events.map(\.json))]).encoded()
         let path = "/bridges/\(config.bridgeID)/events"
         guard case .response(let response) = send(client, method: "POST", path: path, body: body) else {
-            return .retry(retryAfterMs: nil)
+            return .retry(retryAfterMs: nil, again: events)
         }
         switch response.status {
         case 200...299:
@@ -84,7 +90,7 @@ extension Uplink {
             }
             for event in events {
                 if let (code, message) = rejected[event.id], !deadLetter(event, code: code, message: message) {
-                    return .retry(retryAfterMs: nil)  // never move on past an event that is not kept somewhere
+                    return .retry(retryAfterMs: nil, again: events)  // never move on past an event that is not kept somewhere
                 }
             }
             return markDelivered(events)
@@ -92,24 +98,24 @@ extension Uplink {
             if unauthorized("POST events", alreadyRetried: retriedAuth) {
                 return postEvents(events, client: client, retriedAuth: true)
             }
-            return .retry(retryAfterMs: nil)
+            return .retry(retryAfterMs: nil, again: events)
         case 400, 413, 422:
             let reason = "HTTP \(response.status): \(String(decoding: response.body.prefix(300), as: UTF8.self))"
             guard events.count > 1 else {
-                guard deadLetter(events[0], code: "http_\(response.status)", message: reason) else { return .retry(retryAfterMs: nil) }
+                guard deadLetter(events[0], code: "http_\(response.status)", message: reason) else { return .retry(retryAfterMs: nil, again: events) }
                 return markDelivered(events)
             }
             Log.warning("upstream: a batch of \(events.count) events was refused (\(reason)); splitting it to find the event the platform refuses")
             let half = events.count / 2
             for part in [Array(events[..<half]), Array(events[half...])] {
                 let step = postEvents(part, client: client, retriedAuth: retriedAuth)
-                if step != .progress { return step }
+                if step != .progress { return step }  // the part that failed is the batch to send again
             }
             return .progress
         default:
             // 408, 429, 5xx, and anything unexpected: keep the batch, back off, honour Retry-After.
             noteError("POST events: HTTP \(response.status)")
-            return .retry(retryAfterMs: Backoff.retryAfterMs(response.header("retry-after"), now: Posix.wallMillis()))
+            return .retry(retryAfterMs: Backoff.retryAfterMs(response.header("retry-after"), now: Posix.wallMillis()), again: events)
         }
     }
 
@@ -151,7 +157,7 @@ extension Uplink {
             try (outbox ?? journal).markDelivered(through: last.seq)
         } catch {
             noteError("cannot persist delivery progress: \(error)")
-            return .retry(retryAfterMs: nil)
+            return .retry(retryAfterMs: nil, again: outbox == nil ? events : [])
         }
         lock.lock(); delivered += events.count; lock.unlock()
         return .progress

@@ -85,6 +85,31 @@ extension PlatformLink {
             #expect(try site.agent.status()["upstream"]?["connected"] == true)
         }
 
+        @Test func aBatchAnsweredWith503IsSentAgainAsItWasWithoutTheEventsRecordedMeanwhile() throws {
+            let site = try PlatformSite()
+            defer { site.close() }
+            try site.start()
+            try site.waitDelivered()
+
+            try site.platform.fault(["kind": "status", "status": 503, "retry_after_s": 2, "count": 1, "path": "events"])
+            let faulted = try site.toggle("in1", "active", expect: "zone.faulted")
+            let isEventPost = { (r: JSON) in r["method"] == "POST" && r["path"]?.string?.hasSuffix("/events") == true }
+            let refused = try site.waitFor("the POST of #\(faulted.seq) to be answered 503") {
+                try site.platform.requests().last { isEventPost($0) && $0["status"] == 503 }
+            }
+            try site.toggleSiren(pairs: 2)  // recorded during the back-off: not part of the batch being retried
+            let (recorded, received) = try site.waitDelivered(timeout: 20)
+            site.expectSameEvents(recorded, received)
+
+            let posts = try site.platform.requests().filter(isEventPost)
+            let i = try #require(posts.firstIndex(of: refused))
+            let refusedSeqs = refused["seqs"]?.array?.compactMap(\.int) ?? []
+            #expect(refusedSeqs == [faulted.seq], "\(posts)")
+            #expect(posts[i + 1]["seqs"] == refused["seqs"], "the retry was not the same batch\n\(posts)")
+            #expect(posts[i + 1]["status"] == 200, "\(posts)")
+            #expect(posts[(i + 2)...].contains { $0["seqs"]?.array?.count == 4 }, "the 4 siren events did not follow in a batch of their own\n\(posts)")
+        }
+
         @Test func a429WithRetryAfterIsRetriedNoSoonerThanItSays() throws {
             let site = try PlatformSite()
             defer { site.close() }

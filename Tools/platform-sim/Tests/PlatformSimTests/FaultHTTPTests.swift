@@ -24,6 +24,8 @@ struct FaultHTTPTests {
             #expect(try after.json.strings("accepted") == ["e1"], "the refused attempts stored nothing")
             let log = try await p.admin(.GET, "/bridges/brg_a/requests").json.arrayValue ?? []
             #expect(log.compactMap { $0["fault"]?.stringValue } == ["status", "status"])
+            // Which events each POST carried, also when the fault answered it; other requests carry no `seqs`.
+            #expect(log.map { $0["seqs"] } == [nil, [1], [1], [1]])
         }
     }
 

@@ -64,7 +64,7 @@ struct BridgeAPI: Sendable {
             s.faults.take(now: real, bridge: bridge, route: route) { if case .delay = $0 { true } else { false } }
         }
         if let delay, case .delay(let ms) = delay.kind {
-            try? await cancelOnGracefulShutdown { try await Task.sleep(for: .milliseconds(ms)) }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(ms)) }
         }
         let drop = store.withState { s in
             s.faults.take(now: real, bridge: bridge, route: route) { if case .drop = $0 { true } else { false } }
@@ -74,6 +74,30 @@ struct BridgeAPI: Sendable {
             if !after { throw ConnectionDrop(afterProcessing: false) }
             dropAfter = true
         }
+        let body: [UInt8]
+        switch try await request.bodyBytes(context: context) {
+        case .success(let b): body = b
+        case .failure:
+            return Reply.error(.contentTooLarge, "body_too_large", "request body over \(context.maxUploadSize) bytes")
+        }
+        // The request log shows which events each POST carried, also when a fault answers it.
+        let seqs = route == .events ? Self.seqs(in: body) : nil
+        var response = try await answer(route, bridge, request, body, credentials, real: real, dropAfter: dropAfter, handler)
+        if let seqs { response.headers[Reply.seqsHeader] = seqs.map(String.init).joined(separator: ",") }
+        return response
+    }
+
+    /// The `seq`s of a body `{"events": [...]}`, in order; nil when it is not one.
+    static func seqs(in body: [UInt8]) -> [Int64]? {
+        guard let events = (try? JSONValue.parse(body))?["events"]?.arrayValue else { return nil }
+        return events.compactMap { $0["seq"]?.integerValue }
+    }
+
+    /// The rest of the preamble (a status fault, authentication, signature), then the handler.
+    private func answer(
+        _ route: RouteKind, _ bridge: String, _ request: Request, _ body: [UInt8], _ credentials: BridgeCredentials,
+        real: Millis, dropAfter: Bool, _ handler: @Sendable (Call) async -> Response
+    ) async throws -> Response {
         let status = store.withState { s in
             s.faults.take(now: real, bridge: bridge, route: route) { if case .status = $0 { true } else { false } }
         }
@@ -84,13 +108,6 @@ struct BridgeAPI: Sendable {
                 HTTPResponse.Status(code: code),
                 ["error": "injected_fault", "message": .string("status \(code) injected through /admin/faults")],
                 headers: headers)
-        }
-
-        let body: [UInt8]
-        switch try await request.bodyBytes(context: context) {
-        case .success(let b): body = b
-        case .failure:
-            return Reply.error(.contentTooLarge, "body_too_large", "request body over \(context.maxUploadSize) bytes")
         }
 
         guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer "),

@@ -84,7 +84,8 @@ public struct PlatformServer: Sendable {
                 response.headers[.date] = Timestamp.httpDate(store.now())
                 Self.record(
                     store, request, status: response.status.code, arrivedAt: arrivedAt, started: started,
-                    fault: response.headers[Reply.faultHeader], logRequests: logRequests)
+                    fault: response.headers[Reply.faultHeader], logRequests: logRequests,
+                    seqs: response.headers[Reply.seqsHeader].map { $0.split(separator: ",").compactMap { Int64($0) } })
                 try await writer.write(response: response.head, body: response.body)
             },
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) }
@@ -103,7 +104,7 @@ public struct PlatformServer: Sendable {
     /// Notes a request in its bridge's log (for `/v1/bridges/{id}/…`) and, if asked, on stderr.
     private static func record(
         _ store: PlatformStore, _ request: Request, status: Int, arrivedAt: Millis, started: Millis, fault: String?,
-        logRequests: Bool
+        logRequests: Bool, seqs: [Int64]? = nil
     ) {
         let path = request.uri.path
         let query = request.uri.query ?? ""
@@ -113,7 +114,7 @@ public struct PlatformServer: Sendable {
             let bridge = String(parts[2])
             let entry = RequestLogEntry(
                 method: request.method.rawValue, path: path, query: query, status: status, at: arrivedAt,
-                durationMs: duration, fault: fault)
+                durationMs: duration, fault: fault, seqs: seqs)
             store.withState { s in s.bridges[bridge]?.log(entry) }
         }
         if logRequests {

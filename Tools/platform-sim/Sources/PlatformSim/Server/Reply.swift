@@ -7,6 +7,8 @@ import NIOCore
 enum Reply {
     /// A response header naming the fault that shaped the answer: shown to clients and read by the request log.
     static let faultHeader = HTTPField.Name("X-Platform-Sim-Fault")!
+    /// A response header listing the `seq`s a POST of events carried (whatever the answer): read by the request log.
+    static let seqsHeader = HTTPField.Name("X-Platform-Sim-Seqs")!
     /// `X-Chekt-Signature`.
     static let signatureHeader = HTTPField.Name("X-Chekt-Signature")!
     /// `X-Bridge-Id`.

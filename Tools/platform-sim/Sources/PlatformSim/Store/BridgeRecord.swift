@@ -104,14 +104,18 @@ public struct RequestLogEntry: Sendable, Equatable {
     public var durationMs: Int64
     /// The fault kind that shaped the answer, if any.
     public var fault: String?
+    /// For a POST of events: the `seq`s it carried, in order (also when a fault answered it).
+    public var seqs: [Int64]? = nil
 
-    /// The admin API's form `{method, path, query, status, at, duration_ms, fault}`.
+    /// The admin API's form `{method, path, query, status, at, duration_ms, fault}`, plus `seqs` for a POST of events.
     public var json: JSONValue {
-        [
+        var object: [String: JSONValue] = [
             "method": .string(method), "path": .string(path), "query": .string(query), "status": .integer(Int64(status)),
             "at": .string(Timestamp.rfc3339(at)), "duration_ms": .integer(durationMs),
             "fault": fault.map { .string($0) } ?? .null,
         ]
+        if let seqs { object["seqs"] = .array(seqs.map { .integer($0) }) }
+        return .object(object)
     }
 }
 
