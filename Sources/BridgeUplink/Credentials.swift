@@ -1,5 +1,4 @@
 import BridgeCore
-import FoundationEssentials
 import Glibc
 
 /// The bridge's API key and signing secret (config.md, Credentials); never printed, logged or reflected.
@@ -80,13 +79,23 @@ public struct Credentials: Sendable, CustomStringConvertible, CustomDebugStringC
     /// Decodes and checks the JSON; never puts a byte of `bytes` into an error.
     static func parse(_ bytes: [UInt8], path: String) throws(CredentialsError) -> Credentials {
         let expected = "expected {\"api_key\": \"...\", \"signing_secret\": \"...\"}"
-        let object: [String: JSONValue]
+        // The configuration files' strict reader: a trailing comma or a repeated key is refused here too.
+        let document: JSONReader.Document
         do {
-            object = try JSONDecoder().decode([String: JSONValue].self, from: Data(bytes))
+            document = try JSONReader.read(bytes)
         } catch {
-            // The decoder's own message is not used: it may quote the text.
+            // Only the place: the reader's message may quote the text.
             throw CredentialsError(code: .invalidJSON, path: path,
-                                   message: "credentials file \(path) is not a JSON object; \(expected)")
+                                   message: "credentials file \(path) is not valid JSON (line \(error.line), column \(error.column)); \(expected)")
+        }
+        guard case .object(let object) = document.value else {
+            throw CredentialsError(code: .invalidJSON, path: path, message: "credentials file \(path) is not a JSON object; \(expected)")
+        }
+        if let repeated = document.duplicateKeys.first {
+            // Named only when it is one of the two keys: a mistyped file may have a secret where a key belongs.
+            let what = ["api_key", "signing_secret"].contains(repeated.key) ? "\"\(repeated.key)\"" : "a key"
+            throw CredentialsError(code: .repeatedKey, path: path,
+                                   message: "credentials file \(path) has \(what) twice (lines \(repeated.firstLine) and \(repeated.line)); keep one")
         }
         func value(_ key: String) throws(CredentialsError) -> String {
             guard let raw = object[key] else {
@@ -136,6 +145,8 @@ public struct CredentialsError: Error, Sendable, Equatable, CustomStringConverti
         /// Group or other permission bits are set.
         case permissionsTooOpen = "permissions_too_open"
         case invalidJSON = "invalid_json"
+        /// A key appears twice (which one counts would be a guess).
+        case repeatedKey = "repeated_key"
         case missingKey = "missing_key"
         case unknownKey = "unknown_key"
         case wrongType = "wrong_type"

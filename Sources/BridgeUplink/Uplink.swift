@@ -76,7 +76,9 @@ public final class Uplink: @unchecked Sendable {
     var resultsDrained = false
     var started = false
 
-    public init(config: Configuration, journal: Journal) throws(StartError) {
+    /// `credentials`: as `Credentials.load` gave them for `config.credentialsPath` (the launcher checks them before
+    /// it creates anything in the state folder).
+    public init(config: Configuration, credentials: Credentials, journal: Journal) throws(StartError) {
         self.config = config
         self.journal = journal
         if let reason = CurlLibrary.unavailableReason ?? HMACSHA256.unavailableReason {
@@ -87,11 +89,7 @@ public final class Uplink: @unchecked Sendable {
         } catch {
             throw StartError(description: "cannot open the results outbox: \(error)")
         }
-        do {
-            (credentials, _) = try Credentials.load(path: config.credentialsPath, environment: config.environment)
-        } catch {
-            throw StartError(description: "credentials: \(error)")
-        }
+        self.credentials = credentials
         do {
             ledger = try CommandLedger(directory: config.stateDir, now: Posix.wallMillis())
             deadLetters = try DeadLetterFile(directory: config.stateDir)

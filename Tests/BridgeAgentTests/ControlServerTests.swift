@@ -2,8 +2,32 @@ import Glibc
 import Testing
 @testable import BridgeAgent
 
-/// The control socket's group is looked up in /etc/group directly (not through NSS): the lookup must match whole names.
+/// Creating the control socket: what may be replaced at its path, and its group.
 @Suite struct ControlServerTests {
+    let dir = RuntimeTests.Harness.tempDir()
+
+    @Test func aFileThatIsNotASocketIsNeverReplaced() throws {
+        let path = dir + "/control.sock"
+        let file = try #require(fopen(path, "w"))
+        fputs("precious\n", file)
+        fclose(file)
+        #expect(throws: ControlServer.StartError.self) { try ControlServer.clearStaleSocket(at: path) }
+        var info = stat()
+        #expect(stat(path, &info) == 0 && info.st_size == 9, "the file was touched")
+    }
+
+    @Test func aSocketNobodyListensOnIsRemovedAndALiveOneRefused() throws {
+        let path = dir + "/control.sock"
+        try ControlServer.clearStaleSocket(at: path)  // nothing there
+        let live = try UnixSocket.listen(path)
+        #expect(throws: ControlServer.StartError.self) { try ControlServer.clearStaleSocket(at: path) }
+        #expect(access(path, F_OK) == 0, "a live agent's socket was removed")
+        close(live)  // the listener is gone, its socket file stays: stale
+        try ControlServer.clearStaleSocket(at: path)
+        #expect(access(path, F_OK) != 0, "the stale socket is still there")
+    }
+
+    /// The group is looked up in /etc/group directly (not through NSS): the lookup must match whole names.
     @Test func groupIDsComeFromEtcGroup() throws {
         let root = try #require(ControlServer.systemGroupID("root"))
         #expect(root == 0)

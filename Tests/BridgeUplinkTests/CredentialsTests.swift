@@ -123,6 +123,11 @@ import Testing
         (#"{"api_key": "key_live_4f9a1a2b3c", "signing_secret": " whsec_SuperSecret_7d1a2b"}"#, .invalidValue),
         (#"{"api_key": "key_live 4f9a1a2b3c", "signing_secret": "whsec_SuperSecret_7d1a2b"}"#, .invalidValue),
         (#"{"api_key": "key_live_4f9a1a2b3c", "signing_secret": "whsec_SuperSecret_7d1a2b", "whsec_SuperSecret_7d1a2b": 1}"#, .unknownKey),
+        // Strict JSON, as the configuration files: a trailing comma, a repeated key (even with the secret as key).
+        (#"{"api_key": "key_live_4f9a1a2b3c", "signing_secret": "whsec_SuperSecret_7d1a2b",}"#, .invalidJSON),
+        (#"{"api_key": "key_live_4f9a1a2b3c", "api_key": "key_live_4f9a1a2b3c", "signing_secret": "whsec_SuperSecret_7d1a2b"}"#, .repeatedKey),
+        ("{\"api_key\": \"key_live_4f9a1a2b3c\", \"signing_secret\": \"whsec_SuperSecret_7d1a2b\",\n \"whsec_SuperSecret_7d1a2b\": 1, \"whsec_SuperSecret_7d1a2b\": 2}", .repeatedKey),
+        (#"{"api_key": "key_live_4f9a1a2b3c", "signing_secret": "whsec_SuperSecret_7d1a2b"} x"#, .invalidJSON),
     ])
     func badContentIsNamedButNeverQuoted(content: String, code: CredentialsError.Code) throws {
         let path = try write(content)

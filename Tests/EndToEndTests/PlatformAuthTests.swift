@@ -123,6 +123,7 @@ extension PlatformLink {
             }
             #expect(try site.platform.requests().isEmpty, "the agent contacted the platform with refused credentials")
             #expect(!site.sandbox.exists(site.sandbox.socket), "a control socket was left behind")
+            #expect(!site.sandbox.exists(site.sandbox.stateDir), "the state folder was created before the credentials were checked")
         }
 
         @Test func theKeyAndSecretNeverAppearInLogsStatusOrStateFiles() throws {

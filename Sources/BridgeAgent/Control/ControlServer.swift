@@ -29,24 +29,46 @@ public final class ControlServer: @unchecked Sendable {
         public var description: String
     }
 
-    /// Creates the socket 0660 (and its folder, 0755, if missing). Refuses when another agent answers there.
+    /// Creates the socket 0660 (and its folder, 0755, if missing). Refuses when another agent answers there, and
+    /// when something other than a socket is at `path`; replaces only a socket nobody listens on (an agent that died).
     public init(path: String, target: any ControlTarget) throws(StartError) {
         self.path = path
         self.target = target
-        if let live = try? UnixSocket.connect(path) {
-            close(live)
-            throw StartError(description: "another agent is already answering on \(path); stop it first, or give this one --socket PATH")
-        }
+        try Self.clearStaleSocket(at: path)
         let folder = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         if !folder.isEmpty { mkdir(folder, 0o755) }
-        unlink(path)  // a stale socket of an agent that died: nobody answered above
         let oldMask = umask(0o117)
         defer { umask(oldMask) }
         do { fd = try UnixSocket.listen(path) } catch {
             throw StartError(description: "cannot create the control socket: \(error)")
         }
         chmod(path, 0o660)
-        if let gid = Self.systemGroupID("chekt-bridge") { chown(path, getuid(), gid) }
+        if let gid = Self.systemGroupID("chekt-bridge") {
+            chown(path, getuid(), gid)
+        } else {
+            Log.info("no group chekt-bridge on this system: only uid \(getuid()) and root can use the control socket \(path)")
+        }
+    }
+
+    /// Removes the socket at `path` when it is stale. Nothing there: nothing to do. A live agent, a file that is not a
+    /// socket (a mistyped `--socket` must not destroy it), or a socket this user may not use: refused.
+    static func clearStaleSocket(at path: String) throws(StartError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            throw StartError(description: "\(path) exists and is not a socket; remove it if it is not needed, or give the agent another --socket PATH")
+        }
+        let live: Int32
+        do { live = try UnixSocket.connect(path) } catch {
+            switch error.errno {
+            case ECONNREFUSED: unlink(path)  // nobody listens: the socket of an agent that died
+            case ENOENT: break  // gone meanwhile
+            default: throw StartError(description: "cannot check whether an agent answers on \(path): \(error)")
+            }
+            return
+        }
+        close(live)
+        throw StartError(description: "another agent is already answering on \(path); stop it first, or give this one --socket PATH")
     }
 
     /// The gid of a local group, from /etc/group (where `adduser --system` puts service groups). Not `getgrnam`:

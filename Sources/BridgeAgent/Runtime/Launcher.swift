@@ -37,32 +37,47 @@ public enum Launcher {
         }
 
         let stateDir = args.stateDir ?? site.config.bridge.stateDir
-        let journal: Journal
-        do {
-            journal = try Journal(directory: stateDir + "/journal", maxBytes: site.config.outbox.maxMB * 1_048_576)
-        } catch {
-            Log.error("cannot open the state folder \(stateDir): \(error)\nfix: create it writable by the agent's user (install -d -o chekt-bridge -m 0750 \(stateDir)) or pass --state-dir DIR")
-            return 2
-        }
-        for problem in journal.recovery.problems { Log.warning("journal: \(problem)") }
-
-        var uplink: Uplink?
+        // The platform link's settings are checked before anything is created in the state folder.
+        var link: (config: Uplink.Configuration, credentials: Credentials)?
         if let upstream = site.config.upstream {
             let url: String
             switch UpstreamURL.validate(upstream.url) {
             case .success(let u): url = u
             case .failure(let e):
                 Log.error("\(args.configPath): upstream.url: \(e)")
-                journal.close()
                 return 2
             }
-            AgentIdentity.version = AgentVersion.string
             var environment: [String: String] = [:]
             if let dir = getenv("CREDENTIALS_DIRECTORY") { environment["CREDENTIALS_DIRECTORY"] = String(cString: dir) }
             do {
-                uplink = try Uplink(config: .init(bridgeID: site.config.bridge.id, baseURL: url, credentialsPath: upstream.credentials,
-                                                  heartbeatS: upstream.heartbeatS, caFile: upstream.caFile, stateDir: stateDir,
-                                                  environment: environment), journal: journal)
+                let (credentials, _) = try Credentials.load(path: upstream.credentials, environment: environment)
+                link = (.init(bridgeID: site.config.bridge.id, baseURL: url, credentialsPath: upstream.credentials,
+                              heartbeatS: upstream.heartbeatS, caFile: upstream.caFile, stateDir: stateDir, environment: environment),
+                        credentials)
+            } catch {
+                Log.error("cannot start the platform link: credentials: \(error)")
+                return 2
+            }
+        }
+
+        let journal: Journal
+        do {
+            journal = try Journal(directory: stateDir + "/journal", maxBytes: site.config.outbox.maxMB * 1_048_576)
+        } catch {
+            var message = "cannot open the state folder \(stateDir): \(error)"
+            if [.permissionDenied, .notFound, .notADirectory].contains(error.code) {
+                message += "\nfix: create it writable by the agent's user (install -d -o chekt-bridge -m 0750 \(stateDir)) or pass --state-dir DIR"
+            }
+            Log.error(message)
+            return 2
+        }
+        for problem in journal.recovery.problems { Log.warning("journal: \(problem)") }
+
+        var uplink: Uplink?
+        if let link {
+            AgentIdentity.version = AgentVersion.string
+            do {
+                uplink = try Uplink(config: link.config, credentials: link.credentials, journal: journal)
             } catch {
                 Log.error("cannot start the platform link: \(error)")
                 journal.close()

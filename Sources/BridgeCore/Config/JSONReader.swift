@@ -7,33 +7,33 @@
 /// needs the line; and a repeated key is exactly the kind of typo that must
 /// not disable a zone silently. Repeated keys are collected, not fatal, so the
 /// rest of the file is still checked.
-struct JSONReader {
+public struct JSONReader {
     /// Why the text is not JSON, at a 1-based line and column (columns count characters).
-    struct Failure: Error, Equatable, CustomStringConvertible {
-        var line: Int
-        var column: Int
-        var message: String
-        var description: String { "line \(line), column \(column): \(message)" }
+    public struct Failure: Error, Equatable, CustomStringConvertible {
+        public var line: Int
+        public var column: Int
+        public var message: String
+        public var description: String { "line \(line), column \(column): \(message)" }
     }
 
     /// A key that appears twice in one object. `path` is the object's JSON path.
-    struct DuplicateKey: Equatable {
-        var path: String
-        var key: String
-        var firstLine: Int
-        var line: Int
+    public struct DuplicateKey: Equatable, Sendable {
+        public var path: String
+        public var key: String
+        public var firstLine: Int
+        public var line: Int
     }
 
     /// The parsed document and the repeated keys found in it (the first occurrence's value is kept).
-    struct Document {
-        var value: JSONValue
-        var duplicateKeys: [DuplicateKey]
+    public struct Document: Sendable {
+        public var value: JSONValue
+        public var duplicateKeys: [DuplicateKey]
     }
 
     /// Nesting deeper than this is refused rather than risking the stack; configs nest 4 levels.
     static let maximumDepth = 256
 
-    static func read(_ bytes: [UInt8]) throws(Failure) -> Document {
+    public static func read(_ bytes: [UInt8]) throws(Failure) -> Document {
         var reader = JSONReader(bytes: bytes)
         return try reader.document()
     }
