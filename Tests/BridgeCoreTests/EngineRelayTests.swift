@@ -157,7 +157,8 @@ import Testing
         rig.settled()
         _ = rig.submit(.relayActivate(relay: "gate_open", durationMs: nil), at: T1)
         #expect(withoutCompletions(rig.submit(.relayActivate(relay: "gate_close", durationMs: nil), at: T1 + 10)) == [
-            output("out3", false), rec(.relayDeactivated, ["relay": "gate_open", "reason": "command", "interlock": "gate_close"]),
+            // A technician's activation (the rig's default origin): the release is the technician's too.
+            output("out3", false), rec(.relayDeactivated, ["relay": "gate_open", "reason": "technician", "interlock": "gate_close"]),
             output("out4", true), activated("gate_close", "latch"),
         ])
     }

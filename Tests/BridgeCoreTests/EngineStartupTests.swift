@@ -17,12 +17,28 @@ import Testing
         try JSONDecoder().decode(PersistedState.self, from: JSONEncoder().encode(state))
     }
 
-    @Test func powerOnOffKeepsARelayOffEvenIfItWasSavedOn() {
+    @Test func powerOnOffKeepsARelayOffThatAStopAlreadyReleased() {
         var saved = PersistedState()
         saved.relays["gate_open"] = .init()
+        saved.stoppedCleanly = true  // its relay.deactivated (shutdown) was recorded by the stop
         var rig = EngineRig(restored: saved)
         #expect(rig.engine.initialOutputs(now: T0)["out3"] == false)
         #expect(rig.start().isEmpty)
+        #expect(rig.relayOn("gate_open") == false)
+    }
+
+    /// After `kill -9` or a power cut the journal's last word on a relay that was on is `relay.activated`.
+    @Test(arguments: [(PersistedState.Relay(), "shutdown"),
+                      (PersistedState.Relay(pulseUntil: T0 + 10_000), "shutdown"),
+                      (PersistedState.Relay(pulseUntil: T0 - 1), "pulse_elapsed"),
+                      (PersistedState.Relay(maxOnUntil: T0 - 1), "max_on")])
+    func powerOnOffRecordsTheReleaseOfARelayThatWasOnWhenTheAgentDied(saved relay: PersistedState.Relay, reason: String) {
+        var saved = PersistedState()
+        saved.relays["gate_open"] = relay
+        var rig = EngineRig(restored: saved)
+        #expect(rig.engine.initialOutputs(now: T0)["out3"] == false)
+        #expect(rig.relayOn("gate_open") == false)
+        #expect(rig.start() == relayOff("gate_open", "out3", reason))
         #expect(rig.relayOn("gate_open") == false)
     }
 
@@ -173,6 +189,10 @@ import Testing
         #expect(json["partitions"]?["main"] == ["state": "arming", "mode": "away", "exit_ends_at": 5, "arm_source": "technician"])
         #expect(json["relays"]?["siren"] == ["pulse_until": 7, "max_on_until": 9])
         #expect(json["devices"]?["io8"]?["online"] == false)
+        #expect(json["stopped_cleanly"] == nil, "written only by a clean stop")
+        state.stoppedCleanly = true
+        #expect(try JSONValue.decode(Array(JSONEncoder().encode(state)))["stopped_cleanly"] == true)
+        #expect(try Self.roundTrip(state).stoppedCleanly)
     }
 
     @Test func aSnapshotFromANewerAgentDoesNotDecode() {
@@ -194,7 +214,13 @@ import Testing
         ])
         let saved = rig.engine.persistedState
         #expect(saved.relays == ["pump": .init(pulseUntil: T1 + 2 + 60_000), "gate_open": .init()])
+        #expect(saved.stoppedCleanly)
         #expect(rig.engine.shutdown(now: T1 + 20).isEmpty)
+
+        // The next start: the relays the stop released come up off without a second event; `light` follows power_on.
+        var next = EngineRig(Self.siteWithLight(), restored: try? Self.roundTrip(saved))
+        #expect(next.start() == [output("out6", true), rec(.relayActivated, ["relay": "light", "mode": "latch", "source": "startup"])])
+        #expect(next.engine.persistedState.stoppedCleanly == false)
     }
 
     @Test func shutdownCompletesRequestsStillWaiting() {

@@ -66,7 +66,7 @@ extension Engine {
             }
             var released = false
             for other in others where relays[other]?.on == true {
-                release(other, reason: .command, interlock: id, commandID: origin.commandID, at: t)
+                release(other, reason: origin.releaseReason, interlock: id, commandID: origin.commandID, at: t)
                 released = true
             }
             if released && cfg.interlockGapMs > 0 {

@@ -83,6 +83,15 @@ extension Engine {
                 state.on = true
                 state.maxOnEndsAt = cfg.maxOnMs.map { now + Millis($0) }
                 event = .activated
+            } else if let saved, restored?.stoppedCleanly != true || cfg.safeState == .on {
+                // On when the agent stopped without releasing it (kill -9, a power cut, or a safe_state `on`),
+                // and power_on `off` brings it up off: the journal says so, or its last word would be "on".
+                var was = RelayRuntime()
+                was.on = true
+                was.pulseEndsAt = saved.pulseUntil
+                was.maxOnEndsAt = saved.maxOnUntil
+                let deadlinePassed = was.releaseAt.map { $0 <= now } ?? false
+                event = .deactivated(deadlinePassed ? was.releaseReason : .shutdown, interlock: nil)
             }
             if state.on, let group = cfg.interlock {
                 if let holder = groupHolder[group] {
@@ -184,6 +193,7 @@ extension Engine {
             state.zones[z.id] = PersistedState.Zone(faulted: r.faulted, bypassed: r.bypassed, alarms: r.alarms > 0 ? r.alarms : nil)
         }
         let relayStates = relaysBeforeShutdown ?? relays
+        state.stoppedCleanly = relaysBeforeShutdown != nil
         for cfg in catalog.config.relays {
             guard let r = relayStates[cfg.id], r.on else { continue }
             state.relays[cfg.id] = PersistedState.Relay(pulseUntil: r.pulseEndsAt, maxOnUntil: r.maxOnEndsAt)

@@ -15,6 +15,10 @@ public struct PersistedState: Sendable, Equatable, Codable {
     public var zones: [String: Zone]
     public var relays: [String: Relay]
     public var devices: [String: Device]
+    /// Written by a clean stop (SIGTERM/SIGINT), after the relays went to their safe states and their
+    /// `relay.deactivated` were recorded; `relays` still holds them as they were before (for `power_on: restore`).
+    /// False after `kill -9` or a power cut: the last snapshot is then one taken while running.
+    public var stoppedCleanly = false
 
     /// An empty snapshot: everything disarmed, off, normal and never seen.
     public init() {
@@ -86,7 +90,7 @@ public struct PersistedState: Sendable, Equatable, Codable {
         enum CodingKeys: String, CodingKey { case online, lastSeen = "last_seen" }
     }
 
-    enum CodingKeys: String, CodingKey { case version, partitions, zones, relays, devices }
+    enum CodingKeys: String, CodingKey { case version, partitions, zones, relays, devices, stoppedCleanly = "stopped_cleanly" }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -102,6 +106,7 @@ public struct PersistedState: Sendable, Equatable, Codable {
         zones = try c.decodeIfPresent([String: Zone].self, forKey: .zones) ?? [:]
         relays = try c.decodeIfPresent([String: Relay].self, forKey: .relays) ?? [:]
         devices = try c.decodeIfPresent([String: Device].self, forKey: .devices) ?? [:]
+        stoppedCleanly = try c.decodeIfPresent(Bool.self, forKey: .stoppedCleanly) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -111,6 +116,7 @@ public struct PersistedState: Sendable, Equatable, Codable {
         try c.encode(zones, forKey: .zones)
         try c.encode(relays, forKey: .relays)
         try c.encode(devices, forKey: .devices)
+        if stoppedCleanly { try c.encode(true, forKey: .stoppedCleanly) }
     }
 }
 
