@@ -38,6 +38,7 @@ import Testing
         let on = try agent.waitForEvent("relay.activated", after: armed.seq) { $0.data["relay"] == "hold" }
         #expect(on.data == ["relay": "hold", "mode": "latch", "source": "technician"])
         let deadline = on.at + 3000
+        try agent.ok("relay", "on", "siren")  // power_on off: it will come up off
         let before = try agent.events()
 
         let killed = try agent.kill9()
@@ -70,6 +71,9 @@ import Testing
         #expect(restored["bypassed"]?.array?.contains("hall_pir") == true, "\(restored)")
         // kill -9 gave the agent no chance to release anything: the only release is the max-on one.
         #expect(after.of("relay.deactivated").filter { $0.data["relay"] == "hold" } == [off], "\(after.listing)")
+        // The siren was on when the agent died and comes up off: the start records its release.
+        let sirenOff = after.of("relay.deactivated", after: before.last!.seq).filter { $0.data["relay"] == "siren" }
+        #expect(sirenOff.map(\.data) == [["relay": "siren", "reason": "shutdown"]], "\(after.listing)")
         #expect(try agent.status().entry("relays", "hold")?["on"] == false)
     }
 
@@ -104,6 +108,8 @@ import Testing
             JSON.object(["relay": "light", "reason": "shutdown"]).description,
         ], "recorded at shutdown:\n\(atShutdown.listing)\n\(agent.logTail)")
         #expect(atShutdown.types == ["relay.deactivated", "relay.deactivated"], "\(atShutdown.listing)")
+        // Their release is recorded once: the start after a clean stop records none.
+        #expect(after.of("relay.deactivated", after: restart.seq).isEmpty, "\(after.listing)")
         // power_on defaults to off: nothing comes back on.
         #expect(try agent.status()["relays"]?.array?.map { $0["on"] } == [false, false, false])
     }
