@@ -183,8 +183,6 @@ public final class HTTPClient {
             { chekt_curl_setopt_long(self.handle, CURLOPT_TIMEOUT_MS, timeoutMs) },
             { chekt_curl_setopt_pointer(self.handle, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(self.errorBuffer)) },
             { chekt_curl_setopt_string(self.handle, CURLOPT_USERAGENT, self.options.userAgent) },
-            // "" offers every encoding this libcurl can decode, and decodes it.
-            { chekt_curl_setopt_string(self.handle, CURLOPT_ACCEPT_ENCODING, "") },
             { chekt_curl_setopt_slist(self.handle, CURLOPT_HTTPHEADER, headerList) },
             { chekt_curl_setopt_write(self.handle, TransferSink.onBody) },
             { chekt_curl_setopt_pointer(self.handle, CURLOPT_WRITEDATA, context) },

@@ -3,11 +3,15 @@ import BridgeSystem
 
 /// State snapshots: at start, after every reconnect, on `state.sync`, and every `heartbeat_s` (protocol.md).
 /// A snapshot is never queued behind events: it has its own thread and connection, and only the newest matters.
+///
+/// "At start" is the first answer of the platform to any request (the start's `bridge.started` is being delivered):
+/// that connection asks for a snapshot, which then reports a clock offset measured from a `Date`, not 0.
+/// Should nothing answer, the first heartbeat sends it anyway.
 extension Uplink {
     func stateLoop() {
         guard let client = makeClient(timeoutMs: 15_000) else { return }
         var attempt = 0
-        var nextHeartbeat = Posix.monotonicMillis()
+        var nextHeartbeat = Posix.monotonicMillis() + Int64(config.heartbeatS) * 1000
         while !isStopping {
             let wait = max(0, nextHeartbeat - Posix.monotonicMillis())
             guard pause(ms: Int(wait), wake: { self.stateRequested }) else { return }

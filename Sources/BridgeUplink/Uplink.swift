@@ -59,7 +59,8 @@ public final class Uplink: @unchecked Sendable {
     var rng: SplitMix64
     var stopping = false
     var deliveryWake = false
-    var stateRequested = true
+    /// Also set by the first answer after start (a "reconnect"): the start's snapshot then carries a measured clock offset.
+    var stateRequested = false
     var connected = false
     var authFailed = false
     var lastError: String?

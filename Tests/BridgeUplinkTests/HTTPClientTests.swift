@@ -127,11 +127,14 @@ import Testing
         #expect(try Echo(again).connection == 2)
     }
 
-    @Test func gzipBodiesAreDecoded() throws {
+    /// No content coding is offered: a response body is the bytes the platform signed (protocol.md signs "raw body
+    /// bytes"), with no question whether that means before or after decompression.
+    @Test func noContentCodingIsOfferedSoBodiesArriveAsSent() throws {
         let server = try TestServer()
         let client = try HTTPClient.forTests()
-        let response = try client.perform(HTTPRequest(url: server.url("/gzip")))
-        #expect(response.header("content-encoding") == "gzip")
+        #expect(try Echo(client.perform(HTTPRequest(url: server.url("/echo")))).values("accept-encoding").isEmpty)
+        let response = try client.perform(HTTPRequest(url: server.url("/gzip")))  // gzip only when asked for
+        #expect(response.header("content-encoding") == nil)
         #expect(response.body == Array(String(repeating: "compressed ", count: 100).utf8))
     }
 

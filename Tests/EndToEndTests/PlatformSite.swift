@@ -198,7 +198,7 @@ final class PlatformSite {
         }
     }
 
-    /// Waits until every journal event is at the platform and `status` shows the outbox empty.
+    /// Waits until the platform holds exactly the journal's events and `status` shows the outbox empty.
     /// Returns the journal's events and the platform's, as they were then.
     @discardableResult
     func waitDelivered(timeout: Double = 15) throws -> (journal: [RecordedEvent], platform: [JSON]) {
@@ -209,7 +209,10 @@ final class PlatformSite {
             let recorded = try journal()
             let received = try platform.events()
             let ids = Set(received.compactMap { $0["id"]?.string })
-            return recorded.allSatisfy { ids.contains($0.id) } ? (recorded, received) : nil
+            // Both ways: an event recorded and delivered between the two reads (a pulse ending) makes them differ.
+            let recordedIDs = Set(recorded.map(\.id))
+            let same = recorded.allSatisfy { ids.contains($0.id) } && ids.isSubset(of: recordedIDs)
+            return same ? (recorded, received) : nil
         }
     }
 

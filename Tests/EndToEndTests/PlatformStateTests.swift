@@ -40,6 +40,24 @@ extension PlatformLink {
             #expect(state["inputs"] == nil && state["upstream"] == nil && state["bridge"] == nil, "\(state)")
         }
 
+        @Test(arguments: [0, -3600])
+        func theStartsStateIsPutOnceAndCarriesTheMeasuredClockOffset(platformSkewS: Int) throws {
+            let site = try PlatformSite(heartbeatS: 3600)  // any later PUT would be a heartbeat an hour on
+            defer { site.close() }
+            if platformSkewS != 0 { try site.platform.fault(["kind": "clock_skew", "offset_s": platformSkewS]) }
+            try site.start()
+            let state = try site.waitFor("the start-up PUT /state") { () throws -> JSON? in
+                let s = try site.platform.state()["state"]
+                return s == .null ? nil : s
+            }
+            let offset = try #require(state["clock_offset_ms"]?.int, "\(state)")
+            #expect(abs(offset - Int64(platformSkewS) * 1000) <= 1500, "the start's state reported clock_offset_ms \(offset), not \(platformSkewS) s")
+            try site.waitDelivered()
+            try site.agent.barrier(ms: 300)
+            let puts = try site.platform.requests().filter { $0["method"] == "PUT" }
+            #expect(try statePuts(site).count == 1, "\(puts)")
+        }
+
         @Test func aReconnectSendsTheStateAtOnce() throws {
             // A heartbeat of an hour: any new PUT /state is the reconnect's.
             let site = try PlatformSite(heartbeatS: 3600)

@@ -60,7 +60,7 @@ import Testing
 
         let aOff = try agent.waitForEvent("relay.deactivated", after: aOn.seq)
         let bOn = try agent.waitForEvent("relay.activated", after: aOn.seq)
-        #expect(aOff.data == ["relay": "lock_a", "reason": "command", "interlock": "lock_b"], agent.note)
+        #expect(aOff.data == ["relay": "lock_a", "reason": "technician", "interlock": "lock_b"], agent.note)
         #expect(bOn.data == ["relay": "lock_b", "mode": "latch", "source": "technician"], agent.note)
         #expect(aOff.seq < bOn.seq, "lock_b was energised before lock_a was released")
         #expect(bOn.at - aOff.at >= 195, "lock_b came on \(bOn.at - aOff.at) ms after lock_a went off (gap 200 ms)")
