@@ -48,7 +48,7 @@ enum CLI {
             case "config": return try validate(rest, kind: "config")
             case "version":
                 _ = try Arguments(rest, flags: [], options: []).expect([])
-                Output.out("chekt-bridge \(AgentVersion.string) (libgpiod \(GPIODLibrary.version), libmodbus \(ModbusLibrary.version), \(CurlLibrary.version.split(separator: " ").first ?? ""))")
+                Output.out(versionLine())
                 return 0
             default:
                 return usage("unknown command \"\(command)\"; see chekt-bridge --help")
@@ -62,6 +62,16 @@ enum CLI {
             Output.err("chekt-bridge: \(error)")
             return Exit.refused.rawValue
         }
+    }
+
+    /// `chekt-bridge 0.1.0 (libgpiod 1.6.3, libmodbus 3.1.6, libcurl/7.88.1, libcrypto (OpenSSL 3.0.19 27 Jan 2026))`:
+    /// every C library the agent uses, libcurl and libcrypto loaded here as the platform link would load them.
+    static func versionLine() -> String {
+        let crypto = CryptoLibrary.version
+        let libraries = ["libgpiod \(GPIODLibrary.version)", "libmodbus \(ModbusLibrary.version)",
+                         String(CurlLibrary.version.split(separator: " ").first ?? ""),
+                         crypto.hasPrefix("libcrypto") ? crypto : "libcrypto (\(crypto))"]
+        return "chekt-bridge \(AgentVersion.string) (\(libraries.joined(separator: ", ")))"
     }
 
     static func usage(_ message: String, command: String? = nil) -> Int32 {
