@@ -46,10 +46,18 @@ extension CLI {
         }
 
         // The running agent
-        if let client = try? ControlClient(path: socket), let answer = client.call(["op": "status"]), answer["ok"] == true {
-            let agent = answer["status"]?["agent"]
-            report("OK", "agent", "answering on \(socket): version \(agent?["version"]?.cell ?? "?"), up \(agent?["uptime_s"]?.cell ?? "?") s\(agent?["simulated"] == true ? ", simulated" : "")")
-        } else {
+        do {
+            let client = try ControlClient(path: socket)
+            if let answer = client.call(["op": "status"]), answer["ok"] == true {
+                let agent = answer["status"]?["agent"]
+                report("OK", "agent", "answering on \(socket): version \(agent?["version"]?.cell ?? "?"), up \(agent?["uptime_s"]?.cell ?? "?") s\(agent?["simulated"] == true ? ", simulated" : "")")
+            } else {
+                report("WARN", "agent", "\(socket) accepted the connection but gave no status (restart it: systemctl restart chekt-bridge)")
+            }
+        } catch let denied as ControlClient.AccessDenied {
+            // The tools cannot reach the agent as this user: a failure to fix, not an agent to start.
+            report("FAIL", "agent", denied.summary)
+        } catch {
             report("WARN", "agent", "none answering on \(socket) (start it: systemctl start chekt-bridge)")
         }
 

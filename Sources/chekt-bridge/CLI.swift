@@ -58,6 +58,10 @@ enum CLI {
         } catch let e as ControlClient.NoAgent {
             Output.err("chekt-bridge: \(e)")
             return Exit.noAgent.rawValue
+        } catch let e as ControlClient.AccessDenied {
+            // An agent is there; this user may not talk to it: a setup problem, not "no agent".
+            Output.err("chekt-bridge: \(e)")
+            return Exit.usage.rawValue
         } catch {
             Output.err("chekt-bridge: \(error)")
             return Exit.refused.rawValue
