@@ -93,8 +93,7 @@ extension CLI {
             Output.out(table + "\n")
             previous = list
         }
-        Output.err("chekt-bridge: the agent stopped")
-        return Exit.refused.rawValue
+        throw ControlClient.NoAgent(path: socket, reason: "the agent stopped while it was being watched")
     }
 
     /// The inputs table; rows that changed since `previous` are highlighted (marked `*` without colour).
@@ -145,7 +144,7 @@ extension CLI {
                 return Int32(line["exit"]?.intValue ?? 1)
             }
         }
-        if follow { Output.err("chekt-bridge: the agent stopped"); return Exit.refused.rawValue }
+        if follow { throw ControlClient.NoAgent(path: socket, reason: "the agent stopped while it was being followed") }
         Output.err("chekt-bridge: the agent closed the connection early")
         return Exit.refused.rawValue
     }

@@ -10,6 +10,9 @@ public final class ControlClient {
     public struct NoAgent: Error, CustomStringConvertible {
         public var path: String
         public var reason: String
+
+        public init(path: String, reason: String) { self.path = path; self.reason = reason }
+
         public var description: String {
             """
             no agent is answering on \(path) (\(reason)).
