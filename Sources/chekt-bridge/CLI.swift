@@ -73,7 +73,7 @@ enum CLI {
     static func versionLine() -> String {
         let crypto = CryptoLibrary.version
         let libraries = ["libgpiod \(GPIODLibrary.version)", "libmodbus \(ModbusLibrary.version)",
-                         String(CurlLibrary.version.split(separator: " ").first ?? ""),
+                         CurlLibrary.unavailableReason == nil ? String(CurlLibrary.version.split(separator: " ").first ?? "") : CurlLibrary.version,
                          crypto.hasPrefix("libcrypto") ? crypto : "libcrypto (\(crypto))"]
         return "chekt-bridge \(AgentVersion.string) (\(libraries.joined(separator: ", ")))"
     }
