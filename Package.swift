@@ -59,6 +59,8 @@ let package = Package(
         .testTarget(name: "BridgeUplinkTests", dependencies: ["BridgeUplink"]),
         .testTarget(name: "BridgeAgentTests", dependencies: ["BridgeAgent", "BridgeSystem"]),
         .testTarget(name: "BridgeSystemTests", dependencies: ["BridgeSystem"]),
+        // The command's pure parts (tables, reports) without a process.
+        .testTarget(name: "chekt-bridgeTests", dependencies: ["chekt-bridge"]),
         // Runs the built `chekt-bridge` as a user would: real files, real socket, real signals.
         .testTarget(name: "EndToEndTests", dependencies: ["chekt-bridge"]),
     ],

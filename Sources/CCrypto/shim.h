@@ -11,6 +11,8 @@ typedef struct {
     const void *(*evp_sha256)(void);
     unsigned char *(*hmac)(const void *, const void *, int, const unsigned char *, size_t, unsigned char *, unsigned int *);
     int (*memcmp)(const void *, const void *, size_t);
+    // Only for `chekt-bridge version`: its absence does not make the library unusable.
+    const char *(*openssl_version)(int);
 } chekt_crypto_api_t;
 
 // Storage lives in function-local statics: Swift's importer emits the functions a module uses, not header globals.
@@ -29,6 +31,7 @@ static void chekt_crypto_load_once(void) {
     *(void **)(&chekt_crypto_table.evp_sha256) = dlsym(lib, "EVP_sha256");
     *(void **)(&chekt_crypto_table.hmac) = dlsym(lib, "HMAC");
     *(void **)(&chekt_crypto_table.memcmp) = dlsym(lib, "CRYPTO_memcmp");
+    *(void **)(&chekt_crypto_table.openssl_version) = dlsym(lib, "OpenSSL_version");
     if (!chekt_crypto_table.evp_sha256 || !chekt_crypto_table.hmac || !chekt_crypto_table.memcmp) {
         snprintf(chekt_crypto_table.error, sizeof chekt_crypto_table.error, "libcrypto.so.3 lacks EVP_sha256, HMAC or CRYPTO_memcmp");
         return;
@@ -53,4 +56,11 @@ static inline int chekt_hmac_sha256(const void *key, int keyLength, const unsign
 static inline int chekt_crypto_memcmp(const void *a, const void *b, size_t length) {
     if (chekt_crypto_load()) return -1;
     return chekt_crypto_table.memcmp(a, b, length);
+}
+
+/// `OpenSSL_version(OPENSSL_VERSION)`, e.g. "OpenSSL 3.0.19 27 Jan 2026"; NULL when libcrypto cannot be loaded
+/// or lacks the function (see `chekt_crypto_load` for why).
+static inline const char *chekt_crypto_version(void) {
+    if (chekt_crypto_load() || !chekt_crypto_table.openssl_version) return NULL;
+    return chekt_crypto_table.openssl_version(0 /* OPENSSL_VERSION */);
 }

@@ -25,7 +25,7 @@ extension CLI {
             report("OK", "config", "\(configPath) with board \(site!.board.name) (\(site!.boardPath))")
         } catch {
             site = nil
-            report("FAIL", "config", "\(configPath): \(error.issues.count) problem(s); run: chekt-bridge config validate \(configPath)")
+            report("FAIL", "config", configProblems(error.issues, path: configPath))
         }
 
         // State folder
@@ -46,10 +46,18 @@ extension CLI {
         }
 
         // The running agent
-        if let client = try? ControlClient(path: socket), let answer = client.call(["op": "status"]), answer["ok"] == true {
-            let agent = answer["status"]?["agent"]
-            report("OK", "agent", "answering on \(socket): version \(agent?["version"]?.cell ?? "?"), up \(agent?["uptime_s"]?.cell ?? "?") s\(agent?["simulated"] == true ? ", simulated" : "")")
-        } else {
+        do {
+            let client = try ControlClient(path: socket)
+            if let answer = client.call(["op": "status"]), answer["ok"] == true {
+                let agent = answer["status"]?["agent"]
+                report("OK", "agent", "answering on \(socket): version \(agent?["version"]?.cell ?? "?"), up \(agent?["uptime_s"]?.cell ?? "?") s\(agent?["simulated"] == true ? ", simulated" : "")")
+            } else {
+                report("WARN", "agent", "\(socket) accepted the connection but gave no status (restart it: systemctl restart chekt-bridge)")
+            }
+        } catch let denied as ControlClient.AccessDenied {
+            // The tools cannot reach the agent as this user: a failure to fix, not an agent to start.
+            report("FAIL", "agent", denied.summary)
+        } catch {
             report("WARN", "agent", "none answering on \(socket) (start it: systemctl start chekt-bridge)")
         }
 
@@ -135,6 +143,17 @@ extension CLI {
         }
 
         Output.out(failures == 0 ? "doctor: no failures" : "doctor: \(failures) failure(s)")
+        // A config that cannot be used is a configuration error (cli.md: exit 2), whatever else failed.
+        if site == nil { return Exit.usage.rawValue }
         return failures == 0 ? 0 : Exit.refused.rawValue
+    }
+
+    /// The FAIL line's detail for a config that cannot be used: its first problems as `config validate` prints
+    /// them (each naming its file), and how to see them all.
+    static func configProblems(_ issues: [ConfigIssue], path: String, shown: Int = 3) -> String {
+        guard !issues.isEmpty else { return "\(path): cannot be used; run: chekt-bridge config validate \(path)" }
+        let text = issues.prefix(shown).map(\.description).joined(separator: "; ")
+        guard issues.count > shown else { return text }
+        return text + "; and \(issues.count - shown) more (chekt-bridge config validate \(path) lists them all)"
     }
 }

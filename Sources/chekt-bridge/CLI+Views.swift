@@ -23,13 +23,16 @@ extension CLI {
             + ", agent \(agent?["version"]?.cell ?? "?"), up \(agent?["uptime_s"]?.cell ?? "?") s")
         if upstream?["mode"]?.stringValue == "local" {
             parts.append("upstream: local mode (no platform)")
+            // The JSON says 0 (protocol.md's snapshot always has the key); here, that there is nothing to compare with.
+            parts.append("clock offset: none (local mode, no platform)")
         } else {
             let state = upstream?["auth_failed"]?.boolValue == true ? Output.red("authentication failing (fix the credentials, then SIGHUP)")
                 : upstream?["connected"]?.boolValue == true ? Output.green("connected") : Output.red("not connected")
-            parts.append("upstream: \(upstream?["url"]?.cell ?? "?") \(state); clock offset \(s["clock_offset_ms"]?.cell ?? "0") ms; last heartbeat \(upstream?["last_heartbeat"]?.cell ?? "-")")
+            parts.append("upstream: \(upstream?["url"]?.cell ?? "?") \(state); last heartbeat \(upstream?["last_heartbeat"]?.cell ?? "-")")
             if let error = upstream?["last_error"]?.stringValue {
                 parts.append("  last error \(upstream?["last_error_at"]?.cell ?? ""): \(error)")
             }
+            parts.append("clock offset: \(s["clock_offset_ms"]?.cell ?? "0") ms (the platform's clock minus ours)")
         }
         parts.append("outbox: \(outbox?["pending"]?.cell ?? "0") pending (oldest \(outbox?["oldest_age_s"]?.cell ?? "0") s), \(outbox?["dead_lettered"]?.cell ?? "0") dead-lettered, \(outbox?["dropped"]?.cell ?? "0") dropped, last seq \(outbox?["last_seq"]?.cell ?? "0")")
 
@@ -63,6 +66,10 @@ extension CLI {
                 [d["id"]?.cell ?? "", d["kind"]?.cell ?? "", d["address"]?.cell ?? "", d["online"]?.cell ?? "", d["last_seen"]?.cell ?? "-"]
             }, style: { r, c, cell in c == 3 && devices[r]["online"]?.boolValue != true ? Output.red(cell) : cell }))
         }
+        // behaviour.md: every input's current level and last-change time are visible in status.
+        if let inputs = s["inputs"]?.arrayValue, !inputs.isEmpty {
+            parts.append("\n" + renderInputs(inputs, previous: nil))
+        }
         return parts.joined(separator: "\n")
     }
 
@@ -86,8 +93,7 @@ extension CLI {
             Output.out(table + "\n")
             previous = list
         }
-        Output.err("chekt-bridge: the agent stopped")
-        return Exit.refused.rawValue
+        throw ControlClient.NoAgent(path: socket, reason: "the agent stopped while it was being watched")
     }
 
     /// The inputs table; rows that changed since `previous` are highlighted (marked `*` without colour).
@@ -123,30 +129,46 @@ extension CLI {
         guard client.send(request) else { return Exit.noAgent.rawValue }
         let json = args.has("--json"), follow = args.has("--follow")
         var collected: [JSONValue] = []
+        // Following, rows are printed as they come, so the columns are as wide as the widest event can make them.
+        if follow && !json { Output.out(Output.bold(Output.row(eventHeader, widths: eventWidths))) }
         while let line = client.next() {
             if let event = line["event"] {
-                if json && !follow { collected.append(event) }
+                if !follow { collected.append(event) }
                 else if json { Output.json(event) }
-                else { Output.out(renderEvent(event)) }
+                else { Output.out(Output.row(eventCells(event), widths: eventWidths, style: eventStyle(event))) }
             } else if line["end"] != nil {
-                if json { Output.json(.array(collected)) }
+                if json { Output.json(.array(collected)) } else { Output.out(renderEvents(collected)) }
                 return 0
             } else if line["ok"]?.boolValue == false {
                 Output.err("chekt-bridge: \(line["message"]?.stringValue ?? "failed")")
                 return Int32(line["exit"]?.intValue ?? 1)
             }
         }
-        if follow { Output.err("chekt-bridge: the agent stopped"); return Exit.refused.rawValue }
+        if follow { throw ControlClient.NoAgent(path: socket, reason: "the agent stopped while it was being followed") }
         Output.err("chekt-bridge: the agent closed the connection early")
         return Exit.refused.rawValue
     }
 
-    /// `#12  2026-11-29T18:00:00.123Z  zone.faulted  zone=front_door partition=main input=in1`
-    static func renderEvent(_ e: JSONValue) -> String {
+    static let eventHeader = ["SEQ", "TIME", "TYPE", "DATA"]
+
+    /// Column widths for a followed table: seq up to 7 digits, a millisecond RFC 3339 time, the longest event type.
+    static let eventWidths = [7, "2026-11-29T18:00:00.123Z".count, EventType.allCases.map(\.rawValue.count).max() ?? 0, 0]
+
+    /// `12`, `2026-11-29T18:00:00.123Z`, `zone.faulted`, `input=in1 partition=main zone=front_door`.
+    static func eventCells(_ e: JSONValue) -> [String] {
         let data = e["data"]?.objectValue ?? [:]
-        let fields = data.keys.sorted().map { "\($0)=\(data[$0]!.cell)" }.joined(separator: " ")
-        let type = e["type"]?.cell ?? "?"
-        let shown = type == "alarm.created" ? Output.red(type) : type
-        return "#\(e["seq"]?.cell ?? "?")  \(e["occurred_at"]?.cell ?? "")  \(shown)  \(fields)"
+        let fields = data.keys.sorted().map { "\($0)=\(data[$0]?.cell ?? "-")" }.joined(separator: " ")
+        return [e["seq"]?.cell ?? "?", e["occurred_at"]?.cell ?? "", e["type"]?.cell ?? "?", fields]
+    }
+
+    /// Alarms stand out (in red, on a terminal).
+    static func eventStyle(_ e: JSONValue) -> (Int, String) -> String {
+        let alarm = e["type"]?.stringValue == EventType.alarmCreated.rawValue
+        return { column, cell in column == 2 && alarm ? Output.red(cell) : cell }
+    }
+
+    /// The events as one aligned table, oldest first.
+    static func renderEvents(_ events: [JSONValue]) -> String {
+        Output.table(eventHeader, events.map(eventCells), minimumWidths: [eventWidths[0]], style: { r, c, cell in eventStyle(events[r])(c, cell) })
     }
 }

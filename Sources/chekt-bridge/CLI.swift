@@ -48,7 +48,7 @@ enum CLI {
             case "config": return try validate(rest, kind: "config")
             case "version":
                 _ = try Arguments(rest, flags: [], options: []).expect([])
-                Output.out("chekt-bridge \(AgentVersion.string) (libgpiod \(GPIODLibrary.version), libmodbus \(ModbusLibrary.version), \(CurlLibrary.version.split(separator: " ").first ?? ""))")
+                Output.out(versionLine())
                 return 0
             default:
                 return usage("unknown command \"\(command)\"; see chekt-bridge --help")
@@ -58,10 +58,24 @@ enum CLI {
         } catch let e as ControlClient.NoAgent {
             Output.err("chekt-bridge: \(e)")
             return Exit.noAgent.rawValue
+        } catch let e as ControlClient.AccessDenied {
+            // An agent is there; this user may not talk to it: a setup problem, not "no agent".
+            Output.err("chekt-bridge: \(e)")
+            return Exit.usage.rawValue
         } catch {
             Output.err("chekt-bridge: \(error)")
             return Exit.refused.rawValue
         }
+    }
+
+    /// `chekt-bridge 0.1.0 (libgpiod 1.6.3, libmodbus 3.1.6, libcurl/7.88.1, libcrypto (OpenSSL 3.0.19 27 Jan 2026))`:
+    /// every C library the agent uses, libcurl and libcrypto loaded here as the platform link would load them.
+    static func versionLine() -> String {
+        let crypto = CryptoLibrary.version
+        let libraries = ["libgpiod \(GPIODLibrary.version)", "libmodbus \(ModbusLibrary.version)",
+                         CurlLibrary.unavailableReason == nil ? String(CurlLibrary.version.split(separator: " ").first ?? "") : CurlLibrary.version,
+                         crypto.hasPrefix("libcrypto") ? crypto : "libcrypto (\(crypto))"]
+        return "chekt-bridge \(AgentVersion.string) (\(libraries.joined(separator: ", ")))"
     }
 
     static func usage(_ message: String, command: String? = nil) -> Int32 {
@@ -101,75 +115,25 @@ enum CLI {
 
     /// Sends a request of protocol.md's command types; prints the outcome; maps status to the exit code.
     static func request(_ socket: String, _ type: String, _ params: JSONObject) throws -> Int32 {
+        try submit(socket, type, params).code
+    }
+
+    /// As `request`, also giving the result's `code` when it did not succeed (e.g. `busy`).
+    static func submit(_ socket: String, _ type: String, _ params: JSONObject) throws -> (code: Int32, refusal: String?) {
         let (answer, code) = try call(socket, ["op": "request", "type": .string(type), "params": .object(params)])
-        guard let result = answer?["result"]?.objectValue else { return code }
+        guard let result = answer?["result"]?.objectValue else { return (code, "no answer") }
         let status = result["status"]?.stringValue ?? "failed"
         let message = result["message"]?.stringValue
         switch status {
         case "succeeded":
             Output.out(message ?? "done")
-            return 0
+            return (0, nil)
         default:
             let code = result["code"]?.stringValue ?? status
             Output.err("refused (\(code)): \(message ?? code)")
             // A name that does not exist or a bad value is the user's input: usage error.
-            return ["unknown_target", "invalid_params", "unsupported_command"].contains(code) ? Exit.usage.rawValue : Exit.refused.rawValue
+            return (["unknown_target", "invalid_params", "unsupported_command"].contains(code) ? Exit.usage.rawValue : Exit.refused.rawValue, code)
         }
-    }
-
-    static func relay(_ words: [String], socket: String) throws -> Int32 {
-        let args = try Arguments(words, flags: [], options: ["--ms"])
-        guard let verb = args.positional.first else { throw Arguments.UsageError(message: "relay needs on, off, pulse or test") }
-        switch verb {
-        case "on", "off":
-            guard args.values["--ms"] == nil else { throw Arguments.UsageError(message: "--ms goes with relay pulse") }
-            let relay = try args.expect(["on|off", "RELAY"])[1]
-            return try request(socket, verb == "on" ? "relay.activate" : "relay.deactivate", ["relay": .string(relay)])
-        case "pulse":
-            let relay = try args.expect(["pulse", "RELAY"])[1]
-            var params: JSONObject = ["relay": .string(relay)]
-            if let ms = try args.int("--ms", in: 1...86_400_000) { params["duration_ms"] = .int(Int64(ms)) }
-            return try request(socket, "relay.pulse", params)
-        case "test":
-            return try relayTest(Array(args.positional.dropFirst()), ms: try args.int("--ms", in: 1...60_000) ?? 500, socket: socket)
-        default:
-            throw Arguments.UsageError(message: "unknown relay action \"\(verb)\" (on, off, pulse, test)")
-        }
-    }
-
-    /// Pulses each relay in turn and asks the technician whether it clicked.
-    static func relayTest(_ names: [String], ms: Int, socket: String) throws -> Int32 {
-        let (answer, code) = try call(socket, ["op": "status"])
-        guard let relays = answer?["status"]?["relays"]?.arrayValue else { return code }
-        let all = relays.compactMap { $0["id"]?.stringValue }
-        let chosen = names.isEmpty ? all : names
-        if let unknown = chosen.first(where: { !all.contains($0) }) {
-            Output.err("chekt-bridge: no relay \"\(unknown)\" (has \(all.joined(separator: ", ")))")
-            return Exit.usage.rawValue
-        }
-        let interactive = isatty(0) == 1
-        var failed: [String] = []
-        var unanswered: [String] = []
-        var stdinOpen = true
-        for relay in chosen {
-            Output.out("pulsing \(relay) for \(ms) ms ...")
-            let code = try request(socket, "relay.pulse", ["relay": .string(relay), "duration_ms": .int(Int64(ms))])
-            if code != 0 { failed.append(relay); continue }
-            if interactive { Posix.writeAll(1, Array("did \(relay) click? [y/n/q] ".utf8)) }
-            // Answers come from the technician, or one line per relay from a script.
-            guard stdinOpen, let line = readLine()?.lowercased() else {
-                stdinOpen = false
-                unanswered.append(relay)
-                usleep(useconds_t(min(ms, 5000) * 1000 + 200_000))
-                continue
-            }
-            if line.hasPrefix("q") { break }
-            if !line.hasPrefix("y") { failed.append(relay) }
-        }
-        if !unanswered.isEmpty { Output.err("relay test: no answer for \(unanswered.joined(separator: ", "))") }
-        if failed.isEmpty && unanswered.isEmpty { Output.out("relay test passed: \(chosen.joined(separator: ", "))"); return 0 }
-        if !failed.isEmpty { Output.err("relay test: no click confirmed for \(failed.joined(separator: ", "))") }
-        return Exit.refused.rawValue
     }
 
     static func partition(_ words: [String], socket: String) throws -> Int32 {

@@ -9,10 +9,10 @@ enum Help {
       run --config FILE [--simulate] [--state-dir DIR]   run the agent (foreground; SIGTERM stops it safely)
 
     Tools that talk to the running agent (over its control socket):
-      status [--json]                          partitions, zones, relays, devices, outbox
+      status [--json]                          partitions, zones, relays, devices, inputs, outbox, clock offset
       relay on|off RELAY                       energise / release a relay
       relay pulse RELAY [--ms N]               pulse a relay for N ms (default: its pulse_ms)
-      relay test [RELAY ...]                   pulse each in turn and confirm the click
+      relay test [RELAY ...] [--ms N]          pulse each in turn and confirm the click
       partition arm PARTITION [--mode away|stay] [--force]
       partition disarm PARTITION
       zone bypass|unbypass ZONE
@@ -28,7 +28,8 @@ enum Help {
       version
 
     Global: --socket PATH (default /run/chekt-bridge/control.sock, or $CHEKT_BRIDGE_SOCKET); --help on every command.
-    Exit codes: 0 done, 1 refused or failed (reason printed), 2 usage or configuration error, 3 no agent answering.
+    Exit codes: 0 done, 1 refused or failed (reason printed), 2 usage or configuration error (also: no permission
+    to use the control socket), 3 no agent answering (also when it stops under events --follow or inputs --watch).
     """
 
     static let commands: [String: String] = [
@@ -47,7 +48,8 @@ enum Help {
         "status": """
         usage: chekt-bridge status [--json]
 
-        Shows partitions, zones, relays, devices, inputs and the outbox of the running agent.
+        Shows partitions, zones, relays, devices, inputs (level, last change), the outbox, upstream state and
+        clock offset ("none" in local mode) of the running agent.
           --json   the state snapshot of protocol.md (same keys and shapes) plus local-only fields, as one JSON document
         """,
         "relay": """
@@ -58,9 +60,13 @@ enum Help {
 
           on      energise (a pulse-mode relay pulses for its pulse_ms); bounded by max_on_ms
           off     release
-          pulse   energise for N ms (default: the relay's pulse_ms, else 1000), bounded by max_on_ms
-          test    pulse each relay named (default: all) for N ms (default 500) and ask whether it clicked;
-                  exits 1 if any was answered "n"
+          pulse   energise for N ms, 1 to 86400000 (default: the relay's pulse_ms, else 1000), bounded by
+                  max_on_ms; says "cut to N ms by max_on_ms" when the bound shortens it
+          test    pulse each relay named (default: all) for N ms, 1 to 60000 (default 500), one after another:
+                  each pulse ends before its answer is taken and the next relay is pulsed. Answers y/n/q at
+                  the prompt, or one per line on stdin from a script; q or the end of input ends the test.
+                  Prints each relay's result (confirmed, answered no, pulsed, not answered, not tested);
+                  exits 0 only when every relay was confirmed, else 1
         """,
         "partition": """
         usage: chekt-bridge partition arm PARTITION [--mode away|stay] [--force]
@@ -81,14 +87,15 @@ enum Help {
         usage: chekt-bridge inputs [--watch]
 
         Every board input: its debounced level, raw level, last change, and the zone using it.
-          --watch   a live table; changed rows are highlighted. Ctrl-C ends it.
+          --watch   a live table; changed rows are highlighted. Ctrl-C ends it; exit 3 when the agent stops.
         """,
         "events": """
         usage: chekt-bridge events [--follow] [--since SEQ] [--json]
 
-        Recorded events from the agent's journal, oldest first. Without --since: the last 20.
+        Recorded events from the agent's journal, oldest first, as a table (SEQ, TIME, TYPE, DATA).
+        Without --since: the last 20.
           --since SEQ   events with seq SEQ and later
-          --follow      keep printing events as they are recorded (Ctrl-C ends it)
+          --follow      keep printing events as they are recorded (Ctrl-C ends it; exit 3 when the agent stops)
           --json        a JSON array of events as stored (with --follow: one JSON event per line)
         """,
         "sim": """
@@ -114,12 +121,13 @@ enum Help {
         Checks what a bridge needs, one line each (OK, WARN, FAIL) with what to do: the config (default
         /etc/chekt-bridge/config.json), the state folder and its free space, the running agent, the GPIO chips
         (found by label), the serial ports and their permissions, the credentials file's mode, the clock, upstream.
-        Exits 1 when anything FAILs.
+        A config it cannot use is a FAIL naming the file and its first problems (exit 2). Otherwise exits 1 when
+        anything FAILs (e.g. a control socket this user may not use), else 0.
         """,
         "version": """
         usage: chekt-bridge version
 
-        Prints the version and the C libraries linked in.
+        Prints the version and the C libraries the agent uses: libgpiod, libmodbus, libcurl, libcrypto (OpenSSL).
         """,
     ]
 }

@@ -21,16 +21,24 @@ enum Output {
     static func json(_ value: JSONValue) { out(String(decoding: value.encoded(), as: UTF8.self)) }
 
     /// An aligned table; `styles` colours whole cells after alignment (so escape codes never break the columns).
-    static func table(_ header: [String], _ rows: [[String]], style: (Int, Int, String) -> String = { _, _, s in s }) -> String {
-        var widths = header.map(\.count)
+    /// A column is at least as wide as `minimumWidths` says (for tables printed a row at a time, see `row`).
+    static func table(_ header: [String], _ rows: [[String]], minimumWidths: [Int] = [],
+                      style: (Int, Int, String) -> String = { _, _, s in s }) -> String {
+        var widths = header.enumerated().map { i, h in max(h.count, i < minimumWidths.count ? minimumWidths[i] : 0) }
         for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
-        func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
-        var lines = [bold(zip(header, widths).map { pad($0, $1) }.joined(separator: "  ").trimmingTrailing())]
-        for (r, row) in rows.enumerated() {
-            let cells = row.enumerated().map { i, cell in style(r, i, pad(cell, i < widths.count ? widths[i] : 0)) }
-            lines.append(cells.joined(separator: "  ").trimmingTrailing())
+        var lines = [bold(self.row(header, widths: widths))]
+        for (r, cells) in rows.enumerated() {
+            lines.append(self.row(cells, widths: widths) { i, cell in style(r, i, cell) })
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// One line of a table whose column widths are fixed beforehand (a live table printed as rows arrive);
+    /// a cell wider than its column pushes only its own line.
+    static func row(_ cells: [String], widths: [Int], style: (Int, String) -> String = { _, s in s }) -> String {
+        func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
+        return cells.enumerated().map { i, cell in style(i, pad(cell, i < widths.count ? widths[i] : 0)) }
+            .joined(separator: "  ").trimmingTrailing()
     }
 }
 

@@ -202,6 +202,15 @@ import BridgeCore
         ])
     }
 
+    @Test func controlCharactersInQuotedTextAreEscaped() {
+        // The file writes the escape; the message must show it escaped too, never the raw byte.
+        #expect(issues(gpioBoard().edited(#""id": "in2""#, #""id": "door\u0001""#)) == [
+            #"b.json: inputs[1].id: id "door\u{1}" contains whitespace or a control character; ids are typed on the command line"#,
+        ])
+        #expect(issues(gpioBoard().edited(#""active_low": true"#, #""active_low": true, "b\u001b[31m": 1"#)).first?
+            .hasPrefix(#"b.json: inputs[0]: unknown key "b\u{1B}[31m""#) == true)
+    }
+
     @Test func busNeedsExactlyOneOfRTUOrTCP() {
         #expect(issues(modbusBoard(bus: #""timeout_ms": 100"#)) == [
             #"b.json: modbus_buses[0]: missing required key "rtu" or "tcp" (a serial RS-485 line or a Modbus TCP peer)"#,

@@ -67,6 +67,13 @@ import Testing
         #expect((try? JSONReader.read([0x22, 0xC3, 0x28, 0x22])) == nil)
     }
 
+    @Test func quotesWhatWasFoundWithControlCharactersEscaped() {
+        #expect(failure("\u{0}garbage") == #"line 1, column 1: expected a value, found "\u{0}""#)
+        #expect(failure("[1 \u{7F}]") == #"line 1, column 4: expected "," or "]" after an array element, found "\u{7F}""#)
+        #expect(failure("{\"a\\u0007\": 1 2}") == #"line 1, column 15: expected "," or "}" after the value of "a\u{7}", found "2""#)
+        #expect(failure("[1 \\]") == #"line 1, column 4: expected "," or "]" after an array element, found "\\""#)
+    }
+
     @Test func refusesTrailingContentAndEmptyText() {
         #expect(failure("{} {}") == #"line 1, column 4: unexpected "{" after the end of the JSON document"#)
         #expect(failure("") == "line 1, column 1: expected a value, found the end of the file")

@@ -13,6 +13,10 @@ import Testing
         #expect(!HMACSHA256.constantTimeEqual([1, 2], [1, 2, 3]))
     }
 
+    @Test func cryptoReportsOpenSSLsVersion() {
+        #expect(CryptoLibrary.version.hasPrefix("OpenSSL 3."), "\(CryptoLibrary.version)")
+    }
+
     @Test func curlLinks() {
         #expect(CurlLibrary.version.hasPrefix("libcurl/"))
     }

@@ -34,6 +34,35 @@ import Testing
         #expect(faulted == (try agent.events().first { $0.seq == faulted.seq }), "the followed line differs from the stored event")
     }
 
+    @Test func followAndWatchExit3WhenTheAgentStops() throws {
+        let sandbox = try Sandbox()
+        let agent = try Agent(sandbox, config: Fixture.config(board: try Repo.board(), stateDir: sandbox.stateDir))
+        defer { agent.stop() }
+        try agent.start()
+
+        var tools: [(RunningTool, String)] = []
+        for (name, arguments) in [("follow", ["events", "--follow"]), ("watch", ["inputs", "--watch"])] {
+            let out = sandbox.root + "/\(name).out"
+            let tool = try RunningTool(arguments + ["--socket", sandbox.socket], stdoutPath: out, stderrPath: sandbox.root + "/\(name).err")
+            tools.append((tool, out))
+        }
+        defer { for (tool, _) in tools { tool.stopIfRunning() } }
+        // Both are following once they have printed their first table.
+        for (_, out) in tools {
+            try agent.waitFor("\(out) to show its first table") { () -> Bool? in
+                let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+                return text.contains("in1") || text.contains("bridge.started") ? true : nil
+            }
+        }
+        let stopped = try #require(agent.stop(), "the agent did not stop")
+        #expect(stopped.result.status == 0, "\(stopped.result)")
+        for (tool, _) in tools {
+            let r = try #require(tool.wait(timeout: 10), "\(tool.arguments) kept running after the agent stopped")
+            #expect(r.status == 3 && !r.signalled, "\(r)")
+            #expect(r.stderr.contains("no agent is answering on \(sandbox.socket)") && r.stderr.contains("the agent stopped"), "\(r)")
+        }
+    }
+
     /// The complete lines printed so far, each parsed as one event.
     func lines(_ path: String) throws -> [RecordedEvent] {
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""

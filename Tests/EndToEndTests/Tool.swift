@@ -51,8 +51,11 @@ enum Tool {
     }
 
     /// Runs `chekt-bridge ARGS` to completion (killed after `timeout` seconds, which is a failure).
-    static func run(_ arguments: [String], cwd: String? = nil, env: [String: String] = [:], timeout: Double = 15) throws -> ToolResult {
-        let running = try RunningTool(arguments, cwd: cwd, env: env)
+    /// `stdin`: a file the tool reads as its standard input (else /dev/null); `wrapper`: a command that runs
+    /// the binary (e.g. `setpriv --reuid=…`), the binary's path and `arguments` appended to it.
+    static func run(_ arguments: [String], cwd: String? = nil, env: [String: String] = [:], timeout: Double = 15,
+                    stdin: String? = nil, wrapper: [String] = []) throws -> ToolResult {
+        let running = try RunningTool(arguments, cwd: cwd, env: env, stdinPath: stdin, wrapper: wrapper)
         guard let result = running.wait(timeout: timeout) else {
             running.kill(SIGKILL)
             _ = running.wait(timeout: 5)
@@ -89,7 +92,7 @@ final class RunningTool: @unchecked Sendable {
     private var result: ToolResult?
 
     init(_ arguments: [String], cwd: String? = nil, env: [String: String] = [:],
-         stdoutPath: String? = nil, stderrPath: String? = nil) throws {
+         stdoutPath: String? = nil, stderrPath: String? = nil, stdinPath: String? = nil, wrapper: [String] = []) throws {
         self.arguments = arguments
         let binary = try Tool.path()
         let scratch = NSTemporaryDirectory() + "chekt-e2e-io-" + UUID().uuidString
@@ -99,11 +102,23 @@ final class RunningTool: @unchecked Sendable {
         for path in [outPath, errPath] where !fm.fileExists(atPath: path) {
             guard fm.createFile(atPath: path, contents: nil) else { throw E2EFailure("cannot create \(path)") }
         }
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
+        if let command = wrapper.first {
+            process.executableURL = URL(fileURLWithPath: command)
+            process.arguments = Array(wrapper.dropFirst()) + [binary] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+        }
         process.environment = Tool.environment(env)
         if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        process.standardInput = FileHandle.nullDevice
+        var input: FileHandle?
+        if let stdinPath {
+            input = FileHandle(forReadingAtPath: stdinPath)
+            guard let input else { throw E2EFailure("cannot open \(stdinPath) for reading") }
+            process.standardInput = input
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
         guard let out = FileHandle(forWritingAtPath: outPath), let err = FileHandle(forWritingAtPath: errPath) else {
             throw E2EFailure("cannot open \(outPath) / \(errPath) for writing")
         }
@@ -118,6 +133,7 @@ final class RunningTool: @unchecked Sendable {
         }
         try? out.close()
         try? err.close()
+        try? input?.close()
     }
 
     var pid: pid_t { process.processIdentifier }

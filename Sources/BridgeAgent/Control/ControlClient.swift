@@ -10,6 +10,9 @@ public final class ControlClient {
     public struct NoAgent: Error, CustomStringConvertible {
         public var path: String
         public var reason: String
+
+        public init(path: String, reason: String) { self.path = path; self.reason = reason }
+
         public var description: String {
             """
             no agent is answering on \(path) (\(reason)).
@@ -19,11 +22,75 @@ public final class ControlClient {
         }
     }
 
+    /// The socket is there but this user may not connect to it (EACCES, EPERM): an agent is most likely running,
+    /// and the fix is group membership or sudo, never starting another agent (exit code 2: a setup problem).
+    public struct AccessDenied: Error, CustomStringConvertible {
+        public var path: String
+        /// `srw-rw---- root:chekt-bridge`, or why the socket could not be looked at.
+        public var socket: String
+        /// The socket's group when one can be joined (not root's), e.g. `chekt-bridge`.
+        public var group: String?
+
+        /// One line for `doctor`.
+        public var summary: String {
+            "permission denied on \(path) (\(socket)) for uid \(getuid()): an agent is likely running; "
+                + "fix: " + fix
+        }
+
+        var fix: String {
+            if let group { return "add this user to the socket's group (sudo adduser $USER \(group), then log in again), or run the command with sudo" }
+            // Root's group: nobody should be added to it. The agent gives its socket to chekt-bridge when that group exists.
+            return "run the command with sudo, or create the group (sudo addgroup --system chekt-bridge), restart the agent, "
+                + "and add this user to it (sudo adduser $USER chekt-bridge, then log in again)"
+        }
+
+        public var description: String {
+            """
+            permission denied on \(path) (\(socket)): an agent is likely running, but uid \(getuid()) may not use its socket.
+            Fix: \(fix).
+            """
+        }
+
+        init(path: String) {
+            self.path = path
+            var st = stat()
+            guard stat(path, &st) == 0 else {
+                socket = "a folder on the way to it is not searchable: \(Posix.describe(errno))"
+                return
+            }
+            let groupName = Self.groupName(st.st_gid)
+            socket = "\(Self.modeString(st.st_mode)) uid \(st.st_uid), group \(groupName ?? String(st.st_gid))"
+            group = st.st_gid == 0 ? nil : groupName
+        }
+
+        /// `srw-rw----`.
+        static func modeString(_ mode: mode_t) -> String {
+            let kind: Character = mode & S_IFMT == S_IFSOCK ? "s" : mode & S_IFMT == S_IFDIR ? "d" : "-"
+            let letters = Array("rwxrwxrwx")
+            return String(kind) + String((0..<9).map { mode & (0o400 >> mode_t($0)) != 0 ? letters[$0] : "-" })
+        }
+
+        /// The name of a local group, from /etc/group (as the server finds its group: no NSS for one lookup).
+        static func groupName(_ gid: gid_t) -> String? {
+            guard let file = fopen("/etc/group", "r") else { return nil }
+            defer { fclose(file) }
+            var line = [CChar](repeating: 0, count: 4096)
+            while fgets(&line, Int32(line.count), file) != nil {
+                let text = String(decoding: line.prefix { $0 != 0 }.lazy.map(UInt8.init(bitPattern:)), as: UTF8.self)
+                let fields = text.split(separator: ":", omittingEmptySubsequences: false)
+                if fields.count >= 3, UInt32(fields[2]) == gid { return String(fields[0]) }
+            }
+            return nil
+        }
+    }
+
     private let fd: Int32
     private var reader: LineReader
 
-    public init(path: String) throws(NoAgent) {
+    /// Connects to the agent's socket; throws `AccessDenied` when this user may not, else `NoAgent`.
+    public init(path: String) throws {
         do { fd = try UnixSocket.connect(path) } catch {
+            if error.errno == EACCES || error.errno == EPERM { throw AccessDenied(path: path) }
             throw NoAgent(path: path, reason: Posix.describe(error.errno))
         }
         reader = LineReader(fd: fd)

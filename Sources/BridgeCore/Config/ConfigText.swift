@@ -1,7 +1,26 @@
 /// Wording shared by every configuration message: quoting, "did you mean", and compact id lists.
 enum ConfigText {
-    /// `"value"`, as keys and string values are shown in messages.
-    static func quoted(_ s: String) -> String { "\"\(s)\"" }
+    /// `"value"`, as keys and string values are shown in messages, with `escaped` applied: the one place
+    /// messages quote what a file or a user wrote.
+    static func quoted(_ s: String) -> String { "\"\(escaped(s))\"" }
+
+    /// `s` safe to print on a terminal: control characters (Unicode category Cc: U+0000-U+001F, U+007F-U+009F)
+    /// as `\u{1B}`-style escapes, and `\` and `"` as `\\` and `\"`, so the text in the quotes reads back
+    /// unambiguously. A raw NUL or ESC in a message would be invisible, or would garble the technician's terminal.
+    static func escaped(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == "\\" || $0 == "\"" }) else { return s }
+        var out = ""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case _ where scalar.properties.generalCategory == .control:
+                out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
 
     /// `"a", "b", "c"`.
     static func quotedList(_ items: [String]) -> String { items.map(quoted).joined(separator: ", ") }
@@ -66,7 +85,7 @@ enum ConfigText {
     /// `out1..out2`. `"(has none)"`-style wording for an empty list is the caller's.
     static func idList(_ ids: [String]) -> String {
         var seen = Set<String>()
-        let unique = ids.filter { seen.insert($0).inserted }
+        let unique = ids.map(escaped).filter { seen.insert($0).inserted }
         let split = unique.map(splitNumber)
         var prefixOrder: [String: Int] = [:]
         for s in split where prefixOrder[s.prefix] == nil { prefixOrder[s.prefix] = prefixOrder.count }

@@ -93,7 +93,7 @@ public struct JSONReader {
             let key = try parseString()
             skipWhitespace()
             guard peek(is: ":") else {
-                throw failure(at: pos, "expected \":\" after the key \"\(key)\", found \(token(at: pos))")
+                throw failure(at: pos, "expected \":\" after the key \(ConfigText.quoted(key)), found \(token(at: pos))")
             }
             pos += 1
             let value = try parseValue(path: path.isEmpty ? key : "\(path).\(key)")
@@ -113,7 +113,7 @@ public struct JSONReader {
                 continue
             }
             if peek(is: "}") { pos += 1; depth -= 1; return .object(members) }
-            throw failure(at: pos, "expected \",\" or \"}\" after the value of \"\(key)\", found \(token(at: pos))")
+            throw failure(at: pos, "expected \",\" or \"}\" after the value of \(ConfigText.quoted(key)), found \(token(at: pos))")
         }
     }
 
@@ -304,7 +304,7 @@ public struct JSONReader {
             end = at + 1
             while end < bytes.count, bytes[end] & 0xC0 == 0x80 { end += 1 }
         }
-        return "\"\(String(decoding: bytes[at..<end], as: UTF8.self))\""
+        return ConfigText.quoted(String(decoding: bytes[at..<end], as: UTF8.self))
     }
 
     private func location(of offset: Int) -> (line: Int, column: Int) {
