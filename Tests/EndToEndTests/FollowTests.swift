@@ -49,7 +49,7 @@ import Testing
         defer { for (tool, _) in tools { tool.stopIfRunning() } }
         // Both are following once they have printed their first table.
         for (_, out) in tools {
-            try agent.waitFor("\(out) to show its first table") { () -> Bool? in
+            _ = try agent.waitFor("\(out) to show its first table") { () -> Bool? in
                 let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
                 return text.contains("in1") || text.contains("bridge.started") ? true : nil
             }

@@ -96,13 +96,13 @@ import Testing
         var seq = try agent.lastSeq
         let cut = try agent.ok("relay", "pulse", "gate", "--ms", "1000")
         #expect(cut.stdout.contains("cut to 300 ms by max_on_ms (asked for 1000 ms)"), "\(cut)")
-        try agent.waitForEvent("relay.deactivated", after: seq) { $0.data["relay"] == "gate" && $0.data["reason"] == "max_on" }
+        _ = try agent.waitForEvent("relay.deactivated", after: seq) { $0.data["relay"] == "gate" && $0.data["reason"] == "max_on" }
 
         seq = try agent.lastSeq
         let whole = try agent.ok("relay", "pulse", "gate", "--ms", "200")
         #expect(!whole.stdout.contains("cut to"), "\(whole)")
         // Off again, so that the test's pulse starts a fresh max_on period (a relay already on keeps its own).
-        try agent.waitForEvent("relay.deactivated", after: seq) { $0.data["relay"] == "gate" && $0.data["reason"] == "pulse_elapsed" }
+        _ = try agent.waitForEvent("relay.deactivated", after: seq) { $0.data["relay"] == "gate" && $0.data["reason"] == "pulse_elapsed" }
 
         let tested = try relayTest(agent, ["gate", "--ms", "1000"], answers: "y\n")
         #expect(tested.status == 0, "\(tested)")
