@@ -27,11 +27,13 @@ import Testing
         #expect(access(path, F_OK) != 0, "the stale socket is still there")
     }
 
-    /// The group is looked up in /etc/group directly (not through NSS): the lookup must match whole names.
-    @Test func groupIDsComeFromEtcGroup() throws {
-        let root = try #require(ControlServer.systemGroupID("root"))
+    /// Groups are looked up in /etc/group directly (not through NSS): whole names, both ways.
+    @Test func groupsComeFromEtcGroup() throws {
+        let root = try #require(EtcGroup.id(named: "root"))
         #expect(root == 0)
-        #expect(ControlServer.systemGroupID("roo") == nil)
-        #expect(ControlServer.systemGroupID("no-such-group-chekt") == nil)
+        #expect(EtcGroup.id(named: "roo") == nil)
+        #expect(EtcGroup.id(named: "no-such-group-chekt") == nil)
+        #expect(EtcGroup.name(of: 0) == "root")
+        #expect(EtcGroup.name(of: 4_000_000_000) == nil)
     }
 }

@@ -58,7 +58,7 @@ public final class ControlClient {
                 socket = "a folder on the way to it is not searchable: \(Posix.describe(errno))"
                 return
             }
-            let groupName = Self.groupName(st.st_gid)
+            let groupName = EtcGroup.name(of: st.st_gid)
             socket = "\(Self.modeString(st.st_mode)) uid \(st.st_uid), group \(groupName ?? String(st.st_gid))"
             group = st.st_gid == 0 ? nil : groupName
         }
@@ -68,19 +68,6 @@ public final class ControlClient {
             let kind: Character = mode & S_IFMT == S_IFSOCK ? "s" : mode & S_IFMT == S_IFDIR ? "d" : "-"
             let letters = Array("rwxrwxrwx")
             return String(kind) + String((0..<9).map { mode & (0o400 >> mode_t($0)) != 0 ? letters[$0] : "-" })
-        }
-
-        /// The name of a local group, from /etc/group (as the server finds its group: no NSS for one lookup).
-        static func groupName(_ gid: gid_t) -> String? {
-            guard let file = fopen("/etc/group", "r") else { return nil }
-            defer { fclose(file) }
-            var line = [CChar](repeating: 0, count: 4096)
-            while fgets(&line, Int32(line.count), file) != nil {
-                let text = String(decoding: line.prefix { $0 != 0 }.lazy.map(UInt8.init(bitPattern:)), as: UTF8.self)
-                let fields = text.split(separator: ":", omittingEmptySubsequences: false)
-                if fields.count >= 3, UInt32(fields[2]) == gid { return String(fields[0]) }
-            }
-            return nil
         }
     }
 

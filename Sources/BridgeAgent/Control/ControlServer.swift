@@ -43,7 +43,7 @@ public final class ControlServer: @unchecked Sendable {
             throw StartError(description: "cannot create the control socket: \(error)")
         }
         chmod(path, 0o660)
-        if let gid = Self.systemGroupID("chekt-bridge") {
+        if let gid = EtcGroup.id(named: "chekt-bridge") {
             chown(path, getuid(), gid)
         } else {
             Log.info("no group chekt-bridge on this system: only uid \(getuid()) and root can use the control socket \(path)")
@@ -69,20 +69,6 @@ public final class ControlServer: @unchecked Sendable {
         }
         close(live)
         throw StartError(description: "another agent is already answering on \(path); stop it first, or give this one --socket PATH")
-    }
-
-    /// The gid of a local group, from /etc/group (where `adduser --system` puts service groups). Not `getgrnam`:
-    /// NSS would load libnss_systemd and its libraries into the agent for this one lookup (~0.4 MB resident).
-    static func systemGroupID(_ name: String) -> gid_t? {
-        guard let file = fopen("/etc/group", "r") else { return nil }
-        defer { fclose(file) }
-        var line = [CChar](repeating: 0, count: 4096)
-        while fgets(&line, Int32(line.count), file) != nil {
-            let text = String(decoding: line.prefix { $0 != 0 }.lazy.map(UInt8.init(bitPattern:)), as: UTF8.self)
-            let fields = text.split(separator: ":", omittingEmptySubsequences: false)
-            if fields.count >= 3, fields[0] == name, let gid = UInt32(fields[2]) { return gid }
-        }
-        return nil
     }
 
     public func start() {
