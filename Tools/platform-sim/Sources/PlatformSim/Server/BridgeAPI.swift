@@ -25,6 +25,8 @@ struct BridgeAPI: Sendable {
         let bridge: String
         let body: [UInt8]
         let credentials: BridgeCredentials
+        /// The body already parsed (a POST of events, parsed once for the request log); nil: parse `body`.
+        var parsed: JSONValue? = nil
     }
 
     func register(on router: Router<SimRequestContext>) {
@@ -81,23 +83,21 @@ struct BridgeAPI: Sendable {
             return Reply.error(.contentTooLarge, "body_too_large", "request body over \(context.maxUploadSize) bytes")
         }
         // The request log shows which events each POST carried, also when a fault answers it.
-        let seqs = route == .events ? Self.seqs(in: body) : nil
-        var response = try await answer(route, bridge, request, body, credentials, real: real, dropAfter: dropAfter, handler)
-        if let seqs { response.headers[Reply.seqsHeader] = seqs.map(String.init).joined(separator: ",") }
+        let parsed = route == .events ? try? JSONValue.parse(body) : nil
+        let call = Call(bridge: bridge, body: body, credentials: credentials, parsed: parsed)
+        var response = try await answer(route, request, call, real: real, dropAfter: dropAfter, handler)
+        if let events = parsed?["events"]?.arrayValue {
+            response.headers[Reply.seqsHeader] = events.compactMap { $0["seq"]?.integerValue }.map(String.init).joined(separator: ",")
+        }
         return response
-    }
-
-    /// The `seq`s of a body `{"events": [...]}`, in order; nil when it is not one.
-    static func seqs(in body: [UInt8]) -> [Int64]? {
-        guard let events = (try? JSONValue.parse(body))?["events"]?.arrayValue else { return nil }
-        return events.compactMap { $0["seq"]?.integerValue }
     }
 
     /// The rest of the preamble (a status fault, authentication, signature), then the handler.
     private func answer(
-        _ route: RouteKind, _ bridge: String, _ request: Request, _ body: [UInt8], _ credentials: BridgeCredentials,
-        real: Millis, dropAfter: Bool, _ handler: @Sendable (Call) async -> Response
+        _ route: RouteKind, _ request: Request, _ call: Call, real: Millis, dropAfter: Bool,
+        _ handler: @Sendable (Call) async -> Response
     ) async throws -> Response {
+        let (bridge, body, credentials) = (call.bridge, call.body, call.credentials)
         let status = store.withState { s in
             s.faults.take(now: real, bridge: bridge, route: route) { if case .status = $0 { true } else { false } }
         }
@@ -130,7 +130,7 @@ struct BridgeAPI: Sendable {
             return Reply.error(.unauthorized, "bad_signature", check.explanation)
         }
 
-        let response = await handler(Call(bridge: bridge, body: body, credentials: credentials))
+        let response = await handler(call)
         if dropAfter { throw ConnectionDrop(afterProcessing: true) }
         return response
     }
@@ -145,7 +145,7 @@ struct BridgeAPI: Sendable {
         }
         let parsed: JSONValue
         do {
-            parsed = try JSONValue.parse(call.body)
+            if let already = call.parsed { parsed = already } else { parsed = try JSONValue.parse(call.body) }
         } catch {
             return Reply.error(.badRequest, "invalid_body", error.description)
         }
