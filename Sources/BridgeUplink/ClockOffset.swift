@@ -10,10 +10,15 @@ import BridgeCore
 ///     [serverDate − receivedAt,  serverDate + 999 − sentAt]
 ///
 /// The estimate is the intersection of these intervals over the responses
-/// seen, and `offsetMs` is its midpoint. Intersecting tightens the bound
-/// with every quick response (towards ±(rtt/2) instead of ±500 ms), while a
-/// 25 s long-poll, whose interval is 26 s wide, cannot drag the estimate
-/// around as "keep the latest midpoint" would (it would be off by ~12 s).
+/// seen, and `offsetMs` is the value in it closest to 0: the smallest
+/// correction of the local clock that every response allows. A bridge whose
+/// clock is synchronised (NTP) is then not "corrected" by the Date header's
+/// rounding (a midpoint would be off by up to ±500 ms at first, and put
+/// `completed_at` before a command's `issued_at`); a bridge whose clock is
+/// off is corrected by the offset less at most the interval's width.
+/// Intersecting tightens the bound with every quick response (towards the
+/// round trip instead of 1 s), while a 25 s long-poll, whose interval is 26 s
+/// wide, cannot drag the estimate around as "keep the latest" would.
 /// When a new interval does not overlap the kept one, one of the clocks
 /// stepped (NTP on the platform, or a bridge without an RTC setting its
 /// clock): the kept interval is discarded for the new one. Slow drift makes
@@ -50,17 +55,16 @@ public struct ClockOffset: Sendable, Equatable {
         }
     }
 
-    /// Platform time minus local time, in ms: the midpoint of `bounds` (0 before the first response).
+    /// Platform time minus local time, in ms: the value of `bounds` closest to 0 (0 before the first response).
     public var offsetMs: Int64 {
         guard let bounds else { return 0 }
-        // Halve before adding: the bounds may be near the ends of Int64 for absurd inputs.
-        return bounds.lowerBound / 2 + bounds.upperBound / 2 + (bounds.lowerBound % 2 + bounds.upperBound % 2) / 2
+        return min(max(0, bounds.lowerBound), bounds.upperBound)
     }
 
-    /// How far `offsetMs` may be from the true offset (half the interval's width), or nil before the first response.
+    /// How far `offsetMs` may be from the true offset (to the farther end of `bounds`), or nil before the first response.
     public var uncertaintyMs: Int64? {
         guard let bounds else { return nil }
-        return (bounds.upperBound - bounds.lowerBound + 1) / 2
+        return max(offsetMs - bounds.lowerBound, bounds.upperBound - offsetMs)
     }
 
     /// The best estimate of platform time at local time `local`.

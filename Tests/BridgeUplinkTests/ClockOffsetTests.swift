@@ -10,14 +10,14 @@ import Testing
         #expect(clock.platformNow(local: 1_000) == 1_000)
     }
 
-    @Test func oneResponseGivesTheMidpointOfWhatItProves() {
+    @Test func oneResponseGivesTheSmallestCorrectionItProves() {
         var clock = ClockOffset()
         // Sent at local 4.000 s, answered at 4.200 s, server said 10 s (meaning 10.000–10.999).
         clock.observe(serverDate: 10_000, sentAt: 4_000, receivedAt: 4_200)
         #expect(clock.bounds == 5_800...6_999)
-        #expect(clock.offsetMs == 6_399)
-        #expect(clock.uncertaintyMs == 600)
-        #expect(clock.platformNow(local: 5_000) == 11_399)
+        #expect(clock.offsetMs == 5_800)
+        #expect(clock.uncertaintyMs == 1_199)
+        #expect(clock.platformNow(local: 5_000) == 10_800)
         #expect(clock.samples == 1)
     }
 
@@ -25,8 +25,19 @@ import Testing
         var clock = ClockOffset()
         clock.observe(serverDate: 1_000_000, sentAt: 1_060_000, receivedAt: 1_060_100)
         #expect(clock.bounds == -60_100 ... -59_001)
-        #expect(clock.offsetMs == -59_550 || clock.offsetMs == -59_551)
-        #expect(clock.platformNow(local: 2_000_000) == 2_000_000 + clock.offsetMs)
+        #expect(clock.offsetMs == -59_001)
+        #expect(clock.platformNow(local: 2_000_000) == 2_000_000 - 59_001)
+    }
+
+    /// A synchronised bridge: every answer allows "no offset", so none is applied, whatever the Date's rounding.
+    @Test func aClockInStepWithThePlatformIsNotCorrected() {
+        var clock = ClockOffset()
+        for local in stride(from: Int64(1_700_000_000_000), to: 1_700_000_010_000, by: 1_234) {
+            let serverAt = local + 3  // 6 ms round trip, the server stamping in the middle
+            clock.observe(serverDate: serverAt - serverAt % 1000, sentAt: local, receivedAt: local + 6)
+            #expect(clock.offsetMs == 0, "\(String(describing: clock.bounds))")
+        }
+        #expect(clock.resets == 0)
     }
 
     @Test func quickResponsesNarrowTheEstimate() throws {
@@ -38,7 +49,9 @@ import Testing
             clock.observe(serverDate: serverAt - serverAt % 1000, sentAt: local, receivedAt: local + 50)
         }
         #expect(abs(clock.offsetMs - trueOffset) <= 50)
-        #expect(try #require(clock.uncertaintyMs) <= 50)
+        let bounds = try #require(clock.bounds)
+        #expect(bounds.upperBound - bounds.lowerBound <= 60, "\(bounds): wider than the round trip and the sampling allow")
+        #expect(clock.uncertaintyMs == bounds.upperBound - bounds.lowerBound)
         #expect(clock.resets == 0)
     }
 
@@ -50,8 +63,8 @@ import Testing
         clock.observe(serverDate: 125_000, sentAt: 40_100, receivedAt: 65_100)
         #expect(clock.offsetMs == before)
         #expect(clock.resets == 0)
-        // "Keep the latest midpoint" would have said 125_500 - 52_600 = 72_900: 12 s off.
-        #expect(abs(clock.offsetMs - 60_480) < 100)
+        // "Keep the latest" would have said 125_000 - 65_100 = 59_900 at best, anywhere up to 85_899 at worst.
+        #expect(clock.offsetMs == 59_960)
     }
 
     @Test func aClockStepReplacesTheEstimate() {
