@@ -78,6 +78,13 @@ import Testing
             return answer.wait()
         }
 
+        /// A request as the platform link (or the control socket, with `.technician`) hands it over.
+        func run(_ request: Request, origin: Origin) -> RequestResult {
+            let answer = OneShot<RequestResult>()
+            runtime.post(.command(request, origin, reply: { answer.fulfil($0) }))
+            return answer.wait()
+        }
+
         func stop() -> Int32? {
             runtime.post(.signal(SIGTERM))
             return exited.wait(timeoutMs: 1000)
@@ -146,9 +153,8 @@ import Testing
         #expect(h.board.outputLevel("out1") == false)
     }
 
-    /// A relay on a Modbus device: a write that fails while the device does not answer is answered
-    /// `hardware_error`, and written again at the device's next good poll, so the output ends as recorded.
-    @Test func aRelaySwitchedOffWhileItsDeviceIsSilentGoesOffWhenTheDeviceAnswersAgain() async throws {
+    /// A site whose relay `strike` (latch, no max_on) is a coil of Modbus device `io`.
+    static func modbusSite(maxOnMs: Int? = 600_000) -> Site {
         let board = BoardProfile(
             name: "test-modbus",
             gpioChips: [.init(id: "header", labels: ["pinctrl-bcm2711"])],
@@ -157,13 +163,30 @@ import Testing
             modbusBuses: [.init(id: "tcp", transport: .tcp(host: "127.0.0.1", port: 5020))],
             modbusDevices: [.init(id: "io", bus: "tcp", unit: 1, pollMs: 100, offlineAfter: 3, inputIDs: [], outputIDs: ["io.out1"])]
         )
-        let site = Site(config: SiteConfig(
+        return Site(config: SiteConfig(
             bridge: .init(id: "brg_test", board: "test.json"),
             partitions: [.init(id: "main", exitDelayS: 0, entryDelayS: 5)],
             zones: [.init(id: "door", input: "in1", partition: "main", type: .entryExit)],
-            relays: [.init(id: "strike", output: "io.out1", mode: .latch, maxOnMs: 600_000)]
+            relays: [.init(id: "strike", output: "io.out1", mode: .latch, maxOnMs: maxOnMs)]
         ), board: board, boardPath: "test.json")
-        let h = try Harness(site: site)
+    }
+
+    /// Advances the manual clock by poll periods until device `io` answers again (its `device.online` is recorded).
+    func waitForDeviceOnline(_ h: Harness) async throws -> Bool {
+        let before = h.journal.lastSeq
+        for _ in 0..<5 {
+            await h.advance(ms: 100)
+            if try h.events(atLeast: Int(before) + 1).contains(where: { $0.seq > before && $0.type == "device.online" && $0.data["device"] == "io" }) {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// A relay on a Modbus device: a write that fails while the device does not answer is answered
+    /// `hardware_error`, and written again at the device's next good poll, so the output ends as recorded.
+    @Test func aRelaySwitchedOffWhileItsDeviceIsSilentGoesOffWhenTheDeviceAnswersAgain() async throws {
+        let h = try Harness(site: Self.modbusSite())
         _ = try h.events(atLeast: 2)
         #expect(h.ask(.request(.relayActivate(relay: "strike", durationMs: nil)))["result"]?["status"] == "succeeded")
         #expect(h.board.outputLevel("io.out1") == true)
@@ -178,17 +201,35 @@ import Testing
         try h.board.setDevice("io", online: true)
         // The device's next poll on the manual clock: its first answer is recorded as device.online (a poller
         // that had not gone back to sleep when the clock moved gets another period; max-on is 600 s away).
-        let before = h.journal.lastSeq
-        var answered = false
-        for _ in 0..<5 where !answered {
-            await h.advance(ms: 100)
-            answered = try h.events(atLeast: Int(before) + 1)
-                .contains { $0.seq > before && $0.type == "device.online" && $0.data["device"] == "io" }
-        }
-        #expect(answered, "the device's poll never answered")
+        #expect(try await waitForDeviceOnline(h), "the device's poll never answered")
         // The loop step that recorded it wrote the output again; a status request queued behind it sees that.
         #expect(h.ask(.status)["status"]?["relays"]?.arrayValue?.first?["applied"] == true)
         #expect(h.board.outputLevel("io.out1") == false, "the strike must go off once its device answers again")
+        #expect(h.stop() == 0)
+    }
+
+    /// The other direction: a relay someone asked for whose output cannot be switched on is answered
+    /// `hardware_error` and released again at once, so it does not come on by itself when the device answers
+    /// (a latch without max_on would otherwise open a gate whenever the bus came back).
+    @Test(arguments: [Origin.technician, Origin(source: .command, commandID: "cmd_1")])
+    func aRelayThatCouldNotBeSwitchedOnIsReleasedAgainAndStaysOff(origin: Origin) async throws {
+        let h = try Harness(site: Self.modbusSite(maxOnMs: nil))
+        _ = try h.events(atLeast: 2)
+        try h.board.setDevice("io", online: false)
+        let before = h.journal.lastSeq
+        let on = h.run(.relayActivate(relay: "strike", durationMs: nil), origin: origin)
+        #expect(on.status == .failed && on.code == "hardware_error", "\(on)")
+        #expect(on.message?.contains("released again") == true, "\(on)")
+        let events = try h.journal.events(after: before, limit: 100)
+        #expect(events.map(\.type) == ["relay.activated", "relay.deactivated"], "\(events)")
+        #expect(events.last?.data["reason"] == .string(origin.source == .command ? "command" : "technician"))
+        #expect(events.last?.data["command_id"] == origin.commandID.map { .string($0) })
+        #expect(h.ask(.status)["status"]?["relays"]?.arrayValue?.first?["on"] == false)
+
+        try h.board.setDevice("io", online: true)
+        #expect(try await waitForDeviceOnline(h), "the device's poll never answered")
+        #expect(h.board.outputLevel("io.out1") == false, "the relay came on by itself when its device answered again")
+        #expect(h.ask(.status)["status"]?["relays"]?.arrayValue?.first?["applied"] == true)
         #expect(h.stop() == 0)
     }
 

@@ -205,6 +205,27 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
         }
     }
 
+    /// A relay that someone asked for (a platform command or a technician) and whose output could not be switched
+    /// on is released again at once, by the same origin: the request is answered `hardware_error`, so the relay must
+    /// not switch on by itself later, when its device answers again (a gate opening hours after the app was told the
+    /// command failed). Relays switched on by the agent itself (an alarm's siren, `power_on`) stay wanted on and are
+    /// written again when the device answers, until their own deadline. Returns each release's effects.
+    private func withdrawRequestedActivations(in effects: [Effect], failedOn: Set<String>, now t: Millis) -> [[Effect]] {
+        var releases: [[Effect]] = []
+        for case .record(.relayActivated, let data) in effects {
+            guard let id = data["relay"]?.stringValue, let relay = site.config.relays.first(where: { $0.id == id }),
+                  failedOn.contains(relay.output),
+                  let source = data["source"]?.stringValue.flatMap(Source.init(rawValue:)), source == .command || source == .technician
+            else { continue }
+            Log.warning("relay \(id): its output could not be switched on; released again so that it does not come on later by itself")
+            let ticket = nextTicket  // answered to nobody: the request that asked for the relay gets the answer
+            nextTicket += 1
+            releases.append(engine.submit(.relayDeactivate(relay: id), origin: Origin(source: source, commandID: data["command_id"]?.stringValue),
+                                          ticket: ticket, now: t))
+        }
+        return releases
+    }
+
     /// Writes again the outputs of `device` whose last write failed, now that it answers.
     private func reapplyOutputs(of device: String) {
         for (output, active) in unapplied where site.board.deviceID(ofOutput: output) == device {
@@ -267,23 +288,30 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     private func carryOut(_ effects: [Effect], now t: Millis, force: Bool = false) {
         var completions: [(Ticket, RequestResult)] = []
         var hardwareFailure: String?
-        for effect in effects {
-            switch effect {
-            case .setOutput(let output, let active):
-                do {
-                    try board.setOutput(output, active: active)
-                    unapplied[output] = nil
-                } catch {
-                    Log.error("output \(output): \(error); it is set \(active ? "on" : "off") when its device answers again")
-                    unapplied[output] = active
-                    hardwareFailure = error.description
+        var failedOn: Set<String> = []  // outputs that could not be switched on
+        func apply(_ effects: [Effect]) {
+            for effect in effects {
+                switch effect {
+                case .setOutput(let output, let active):
+                    do {
+                        try board.setOutput(output, active: active)
+                        unapplied[output] = nil
+                    } catch {
+                        Log.error("output \(output): \(error); it is set \(active ? "on" : "off") when its device answers again")
+                        unapplied[output] = active
+                        hardwareFailure = error.description
+                        if active { failedOn.insert(output) }
+                    }
+                case .record(let type, let data):
+                    unrecorded.append(EventDraft(type: type.rawValue, occurredAt: t, data: data))
+                case .complete(let ticket, let result):
+                    completions.append((ticket, result))
                 }
-            case .record(let type, let data):
-                unrecorded.append(EventDraft(type: type.rawValue, occurredAt: t, data: data))
-            case .complete(let ticket, let result):
-                completions.append((ticket, result))
             }
         }
+        apply(effects)
+        let withdrawn = failedOn.isEmpty ? [] : withdrawRequestedActivations(in: effects, failedOn: failedOn, now: t)
+        for release in withdrawn { apply(release) }
         if !effects.isEmpty || force { snapshotDirty = true }
         if !unrecorded.isEmpty {
             do {
@@ -314,7 +342,9 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
         for (ticket, result) in ready {
             var result = result
             if let hardwareFailure, result.status == .succeeded {
-                result = .failed("hardware_error", hardwareFailure + "; the output is set as recorded when its device answers again")
+                result = .failed("hardware_error", hardwareFailure + (withdrawn.isEmpty
+                    ? "; the output is set as recorded when its device answers again"
+                    : "; the relay was released again: it does not switch on when the device answers"))
             }
             pending.removeValue(forKey: ticket)?(result)
         }
