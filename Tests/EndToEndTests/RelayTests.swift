@@ -68,4 +68,31 @@ import Testing
         #expect(end.entry("relays", "lock_a")?["on"] == false)
         #expect(end.entry("relays", "lock_b")?["on"] == true)
     }
+
+    /// A relay on a Modbus module whose device is silent: `relay on` fails (exit 1, hardware_error), the relay is
+    /// released again at once, and it stays off when the device answers again (docs/behaviour-decisions.md).
+    @Test func aRelayThatCannotBeSwitchedOnIsReleasedAgainAndStaysOffWhenTheDeviceReturns() throws {
+        let sandbox = try Sandbox()
+        let board = Repo.root + "/boards/rpi-modbus-io8.json"
+        let gate: [String: Any] = ["id": "gate", "output": "io8.out1", "mode": "latch"]  // no max_on_ms
+        let agent = try Agent(sandbox, config: Fixture.config(
+            board: board, stateDir: sandbox.stateDir, partitions: [Fixture.partition(siren: false)],
+            zones: [["id": "front_door", "input": "in1", "partition": "main", "type": "entry_exit"]], relays: [gate]))
+        defer { agent.stop() }
+        try agent.start()
+        let before = try agent.lastSeq
+        try agent.ok("sim", "device", "io8", "offline")
+        let start = try agent.waitForEvent("device.offline", after: before) { $0.data["device"] == "io8" }.seq
+
+        let on = try agent.tool("relay", "on", "gate")
+        #expect(on.status == 1 && on.stderr.contains("hardware_error"), "\(on)")
+        let events = try agent.events().actions(after: start)
+        #expect(events.map(\.type) == ["relay.activated", "relay.deactivated"], agent.note)
+        #expect(events.last?.data == ["relay": "gate", "reason": "technician"], agent.note)
+
+        try agent.ok("sim", "device", "io8", "online")
+        _ = try agent.waitForEvent("device.online", after: start) { $0.data["device"] == "io8" }
+        let relay = try agent.status().entry("relays", "gate")
+        #expect(relay?["on"] == false && relay?["applied"] == true, "\(relay ?? .null)\n\(agent.logTail)")
+    }
 }
