@@ -24,6 +24,14 @@ enum Fixture {
     static var siren: [String: Any] { ["id": "siren", "output": "out2", "mode": "latch", "max_on_ms": 600_000] }
     static var gate: [String: Any] { ["id": "gate", "output": "out3", "mode": "pulse", "pulse_ms": 1000, "max_on_ms": 5000] }
 
+    /// Two relays of interlock group `group` on out1 and out2 (gap 200 ms), then `gate` on out3. `extra` is added to
+    /// both (e.g. `["mode": "pulse", "pulse_ms": 300]`; latch by default).
+    static func interlockedPair(_ a: String, _ b: String, group: String, extra: [String: Any] = [:]) -> [[String: Any]] {
+        let pair: [[String: Any]] = [["id": a, "output": "out1"], ["id": b, "output": "out2"]]
+        let common: [String: Any] = ["mode": "latch", "interlock": group, "interlock_gap_ms": 200]
+        return pair.map { $0.merging(common) { first, _ in first }.merging(extra) { _, new in new } } + [gate]
+    }
+
     static func config(board: String, stateDir: String, partitions: [[String: Any]] = [partition()],
                        zones: [[String: Any]] = zones, relays: [[String: Any]] = [doorStrike, siren, gate]) -> [String: Any] {
         ["bridge": ["id": "brg_e2e", "board": board, "state_dir": stateDir],

@@ -53,11 +53,7 @@ import Testing
 
     @Test func answersFromAScriptStillPulseOneRelayAfterAnother() throws {
         let sandbox = try Sandbox()
-        let relays: [[String: Any]] = [
-            ["id": "il1", "output": "out1", "mode": "pulse", "pulse_ms": 300, "interlock": "g", "interlock_gap_ms": 200],
-            ["id": "il2", "output": "out2", "mode": "pulse", "pulse_ms": 300, "interlock": "g", "interlock_gap_ms": 200],
-            Fixture.gate,
-        ]
+        let relays = Fixture.interlockedPair("il1", "il2", group: "g", extra: ["mode": "pulse", "pulse_ms": 300])
         let agent = try Agent(sandbox, config: Fixture.config(board: try Repo.board(), stateDir: sandbox.stateDir,
                                                              partitions: [Fixture.partition(siren: false)], relays: relays))
         defer { agent.stop() }

@@ -29,11 +29,7 @@ import Testing
 
     @Test func interlockReleasesTheOtherRelayAndWaitsTheGap() throws {
         let sandbox = try Sandbox()
-        let relays: [[String: Any]] = [
-            ["id": "lock_a", "output": "out1", "mode": "latch", "interlock": "doors", "interlock_gap_ms": 200],
-            ["id": "lock_b", "output": "out2", "mode": "latch", "interlock": "doors", "interlock_gap_ms": 200],
-            Fixture.gate,
-        ]
+        let relays = Fixture.interlockedPair("lock_a", "lock_b", group: "doors")
         let agent = try Agent(sandbox, config: Fixture.config(board: try Repo.board(), stateDir: sandbox.stateDir,
                                                              partitions: [Fixture.partition(siren: false)], relays: relays))
         defer { agent.stop() }
