@@ -67,16 +67,16 @@ extension Engine {
         for cfg in catalog.config.relays {
             var state = RelayRuntime()
             var event = RelayStartStep.Event.none
-            let saved = restored?.relays[cfg.id]
+            // The relay as it was saved (on, with its deadlines), and whether one of them passed while stopped.
+            let saved = restored?.relays[cfg.id].map(RelayRuntime.init(restoring:))
+            let deadlinePassed = saved?.releaseAt.map { $0 <= now } ?? false
             let sirenInAlarm = (catalog.sirenOf[cfg.id] ?? []).contains { restored?.partitions[$0]?.state == .alarm }
             var fromSaved = false
             if let saved, cfg.powerOn != .off || sirenInAlarm {
                 fromSaved = true
-                state.on = true
-                state.pulseEndsAt = saved.pulseUntil
-                state.maxOnEndsAt = saved.maxOnUntil
-                if let release = state.releaseAt, release <= now {
-                    event = .deactivated(state.releaseReason, interlock: nil)
+                state = saved
+                if deadlinePassed {
+                    event = .deactivated(saved.releaseReason, interlock: nil)
                     state = RelayRuntime()
                 }
             } else if cfg.powerOn == .on {
@@ -86,12 +86,7 @@ extension Engine {
             } else if let saved, restored?.stoppedCleanly != true || cfg.safeState == .on {
                 // On when the agent stopped without releasing it (kill -9, a power cut, or a safe_state `on`),
                 // and power_on `off` brings it up off: the journal says so, or its last word would be "on".
-                var was = RelayRuntime()
-                was.on = true
-                was.pulseEndsAt = saved.pulseUntil
-                was.maxOnEndsAt = saved.maxOnUntil
-                let deadlinePassed = was.releaseAt.map { $0 <= now } ?? false
-                event = .deactivated(deadlinePassed ? was.releaseReason : .shutdown, interlock: nil)
+                event = .deactivated(deadlinePassed ? saved.releaseReason : .shutdown, interlock: nil)
             }
             if state.on, let group = cfg.interlock {
                 if let holder = groupHolder[group] {

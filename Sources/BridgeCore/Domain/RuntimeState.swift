@@ -82,6 +82,13 @@ struct RelayRuntime: Sendable {
     }
 }
 
+extension RelayRuntime {
+    /// On, with the deadlines a snapshot saved for it.
+    init(restoring saved: PersistedState.Relay) {
+        self.init(on: true, pulseEndsAt: saved.pulseUntil, maxOnEndsAt: saved.maxOnUntil)
+    }
+}
+
 struct DeviceRuntime: Sendable {
     /// nil: never heard of in this state folder.
     var online: Bool?
