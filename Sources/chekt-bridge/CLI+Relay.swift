@@ -33,10 +33,9 @@ extension CLI {
         // The relay.activated event says how long the agent will hold it: durable before the answer came.
         let client = try ControlClient(path: socket)
         guard client.send(["op": "events", "since": .int(lastSeq + 1)]) else { return 0 }
-        while let line = client.next(), line["end"] == nil {
-            guard let event = line["event"], isActivation(event, of: relay) else { continue }
-            if let notice = cutNotice(event, askedMs: ms) { Output.out(notice) }
-            break
+        if let activated = nextEvent(in: client, where: { isActivation($0, of: relay) }),
+           let notice = cutNotice(activated, askedMs: ms) {
+            Output.out(notice)
         }
         return 0
     }
