@@ -67,7 +67,7 @@ public enum HTTPDate {
     static let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 
     private static func epochMillis(year: Int, month: Int, day: Int, time: (h: Int, m: Int, s: Int)) -> Millis? {
-        guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
+        guard (1...12).contains(month), day >= 1, day <= Timestamp.daysIn(month: month, year: year),
               time.h < 24, time.m < 60, time.s <= 60 else { return nil }
         let days = Timestamp.epochDays(year: year, month: month, day: day)
         return (days * 86_400 + Int64(time.h * 3600 + time.m * 60 + time.s)) * 1000
@@ -83,14 +83,6 @@ public enum HTTPDate {
         let d = Int(doy - (153 * mp + 2) / 5 + 1)
         let m = Int(mp < 10 ? mp + 3 : mp - 9)
         return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
-    }
-
-    private static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
     }
 
     /// A position in the date's bytes.

@@ -41,7 +41,8 @@ public enum Timestamp {
         return era * 146_097 + doe - 719_468
     }
 
-    /// Parses RFC 3339 (`Z` or `±hh:mm`, optional fraction); nil when malformed.
+    /// Parses RFC 3339 (`Z` or `±hh:mm`, optional fraction of any length, truncated to milliseconds); nil when
+    /// malformed or not a real date (month 13, 31 April, hour 24). Never traps, whatever the text.
     public static func parse(_ text: String) -> Millis? {
         let b = Array(text.utf8)
         func num(_ from: Int, _ count: Int) -> Int? {
@@ -55,7 +56,8 @@ public enum Timestamp {
         }
         guard b.count >= 20, let y = num(0, 4), b[4] == 45, let mo = num(5, 2), b[7] == 45, let d = num(8, 2),
               b[10] == 84 || b[10] == 116 || b[10] == 32, let h = num(11, 2), b[13] == 58, let mi = num(14, 2),
-              b[16] == 58, let s = num(17, 2), (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 61
+              b[16] == 58, let s = num(17, 2), (1...12).contains(mo), d >= 1, d <= daysIn(month: mo, year: y),
+              h < 24, mi < 60, s <= 60  // 60: a leap second (RFC 3339 section 5.7)
         else { return nil }
         var i = 19
         var frac = 0
@@ -67,18 +69,28 @@ public enum Timestamp {
                 digits += 1; i += 1
             }
             guard digits > 0 else { return nil }
-            for _ in digits..<3 where digits < 3 { frac *= 10 }
+            while digits < 3 { frac *= 10; digits += 1 }
         }
         guard i < b.count else { return nil }
         var offsetMinutes = 0
         if b[i] == 90 || b[i] == 122 {
             i += 1
-        } else if b[i] == 43 || b[i] == 45, let oh = num(i + 1, 2), b.count > i + 3, b[i + 3] == 58, let om = num(i + 4, 2) {
+        } else if b[i] == 43 || b[i] == 45, let oh = num(i + 1, 2), i + 3 < b.count, b[i + 3] == 58, let om = num(i + 4, 2),
+                  oh < 24, om < 60 {
             offsetMinutes = (oh * 60 + om) * (b[i] == 45 ? -1 : 1)
             i += 6
         } else { return nil }
         guard i == b.count else { return nil }
         let secs = epochDays(year: y, month: mo, day: d) * 86_400 + Int64(h * 3600 + mi * 60 + s) - Int64(offsetMinutes * 60)
         return secs * 1000 + Int64(frac)
+    }
+
+    /// Days in a month of the proleptic Gregorian calendar.
+    public static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
 }
