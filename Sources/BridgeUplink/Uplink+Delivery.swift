@@ -81,13 +81,18 @@ extension Uplink {
         case 200...299:
             markHealthy()
             var rejected: [String: (String, String)] = [:]
-            if let answer = try? JSONValue.decode(response.body), let list = answer["rejected"]?.arrayValue {
-                for item in list {
-                    if let id = item["id"]?.stringValue {
-                        rejected[id] = (item["code"]?.stringValue ?? "rejected", item["message"]?.stringValue ?? "")
+            if !response.body.isEmpty { do {
+                if let list = try JSONValue.decode(response.body)["rejected"]?.arrayValue {
+                    for item in list {
+                        if let id = item["id"]?.stringValue {
+                            rejected[id] = (item["code"]?.stringValue ?? "rejected", item["message"]?.stringValue ?? "")
+                        }
                     }
                 }
-            }
+            } catch {
+                // The platform took the batch (2xx); only its per-event verdicts are lost. The events stay in the journal.
+                Log.warning("upstream: the answer to events #\(events.first?.seq ?? 0)-#\(events.last?.seq ?? 0) cannot be read (\(error)); counted as accepted")
+            } }
             for event in events {
                 if let (code, message) = rejected[event.id], !deadLetter(event, code: code, message: message) {
                     return .retry(retryAfterMs: nil, again: events)  // never move on past an event that is not kept somewhere

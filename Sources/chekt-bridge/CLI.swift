@@ -191,11 +191,12 @@ enum CLI {
         do {
             if kind == "board" {
                 let board = try ConfigLoader.loadBoard(path: p[1])
-                Output.out("\(p[1]): board \(board.name): \(board.gpioChips.count) GPIO chip(s), \(board.inputs.count) input(s), \(board.outputs.count) output(s), \(board.modbusBuses.count) Modbus bus(es), \(board.modbusDevices.count) Modbus device(s): OK")
+                Output.out(ConfigText.printable("\(p[1]): board \(board.name): \(board.gpioChips.count) GPIO chip(s), \(board.inputs.count) input(s), \(board.outputs.count) output(s), \(board.modbusBuses.count) Modbus bus(es), \(board.modbusDevices.count) Modbus device(s): OK"))
             } else {
                 let site = try ConfigLoader.loadSite(path: p[1])
                 let c = site.config
-                Output.out("\(p[1]): bridge \(c.bridge.id) on board \(site.board.name) (\(site.boardPath)): \(c.partitions.count) partition(s), \(c.zones.count) zone(s), \(c.relays.count) relay(s), \(c.upstream == nil ? "local mode" : "upstream \(c.upstream!.url)"): OK")
+                let upstream = c.upstream.map { "upstream \($0.url)" } ?? "local mode"
+                Output.out(ConfigText.printable("\(p[1]): bridge \(c.bridge.id) on board \(site.board.name) (\(site.boardPath)): \(c.partitions.count) partition(s), \(c.zones.count) zone(s), \(c.relays.count) relay(s), \(upstream): OK"))
             }
             return 0
         } catch {

@@ -55,7 +55,7 @@ extension JSONValue {
     var cell: String {
         switch self {
         case .null: return "-"
-        case .string(let s): return s
+        case .string(let s): return ConfigText.printable(s)
         case .bool(let b): return b ? "yes" : "no"
         case .int(let i): return String(i)
         case .double(let d): return String(d)

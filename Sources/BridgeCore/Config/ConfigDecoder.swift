@@ -79,7 +79,8 @@ struct ConfigDecoder {
     /// A bad id is still returned (after reporting), so references to it do not raise a second, misleading issue.
     mutating func id(_ o: Object, _ key: String = "id") -> String? {
         guard let s = string(o, key, required: true) else { return nil }
-        if s.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }) {
+        if s.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control })
+            || ConfigText.printable(s) != s {
             report(o.path(key), "id \(ConfigText.quoted(s)) contains whitespace or a control character; ids are typed on the command line")
         }
         return s

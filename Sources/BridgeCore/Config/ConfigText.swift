@@ -1,20 +1,35 @@
 /// Wording shared by every configuration message: quoting, "did you mean", and compact id lists.
-enum ConfigText {
+///
+/// Public for the other places that print text from outside (the command's output lines, control-socket
+/// refusals): one rule for what reaches a terminal.
+public enum ConfigText {
     /// `"value"`, as keys and string values are shown in messages, with `escaped` applied: the one place
     /// messages quote what a file or a user wrote.
-    static func quoted(_ s: String) -> String { "\"\(escaped(s))\"" }
+    public static func quoted(_ s: String) -> String { "\"\(escaped(s))\"" }
 
     /// `s` safe to print on a terminal: control characters (Unicode category Cc: U+0000-U+001F, U+007F-U+009F)
-    /// as `\u{1B}`-style escapes, and `\` and `"` as `\\` and `\"`, so the text in the quotes reads back
+    /// and the bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069, which reorder what a reader
+    /// sees) as `\u{1B}`-style escapes, and `\` and `"` as `\\` and `\"`, so the text in the quotes reads back
     /// unambiguously. A raw NUL or ESC in a message would be invisible, or would garble the technician's terminal.
-    static func escaped(_ s: String) -> String {
-        guard s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == "\\" || $0 == "\"" }) else { return s }
+    public static func escaped(_ s: String) -> String { escaping(s, quotes: true) }
+
+    /// `s` with only its control characters and bidirectional overrides escaped (`\u{1B}`): for text printed
+    /// unquoted (a board's name in a summary line, a table cell), where quotes and backslashes are just text.
+    public static func printable(_ s: String) -> String { escaping(s, quotes: false) }
+
+    private static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.generalCategory == .control || (0x202A...0x202E).contains(scalar.value)
+            || (0x2066...0x2069).contains(scalar.value)
+    }
+
+    private static func escaping(_ s: String, quotes: Bool) -> String {
+        guard s.unicodeScalars.contains(where: { isUnsafe($0) || (quotes && ($0 == "\\" || $0 == "\"")) }) else { return s }
         var out = ""
         for scalar in s.unicodeScalars {
             switch scalar {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case _ where scalar.properties.generalCategory == .control:
+            case "\\" where quotes: out += "\\\\"
+            case "\"" where quotes: out += "\\\""
+            case _ where isUnsafe(scalar):
                 out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
             default: out.unicodeScalars.append(scalar)
             }

@@ -103,8 +103,19 @@ extension JSONValue {
         return Array((try? encoder.encode(self)) ?? Data("null".utf8))
     }
 
-    /// Decodes JSON text; throws on malformed input.
-    public static func decode(_ bytes: some Collection<UInt8>) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+    /// Decodes JSON text from outside (control-socket requests, the platform's answers) strictly: malformed text
+    /// and a key repeated in one object are refused.
+    ///
+    /// A repeated key is refused, not resolved: a body that two parsers can read differently (first value
+    /// wins here, last value there) is how signature-checked systems get bypassed (`JSONDecoder` keeps the first
+    /// silently). Never traps, and costs time linear in the input.
+    public static func decode(_ bytes: some Collection<UInt8>) throws(JSONReader.Failure) -> JSONValue {
+        let document = try JSONReader.read(Array(bytes))
+        if let repeated = document.duplicateKeys.first {
+            let place = repeated.path.isEmpty ? "the top-level object" : repeated.path
+            throw JSONReader.Failure(line: repeated.line, column: 0,
+                                     message: "key \(ConfigText.quoted(repeated.key)) appears twice in \(place)")
+        }
+        return document.value
     }
 }

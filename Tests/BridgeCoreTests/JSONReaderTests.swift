@@ -1,7 +1,7 @@
 import Testing
 @testable import BridgeCore
 
-@Suite struct ConfigJSONReaderTests {
+@Suite struct JSONReaderTests {
     private func read(_ text: String) throws(JSONReader.Failure) -> JSONReader.Document {
         try JSONReader.read(Array(text.utf8))
     }
@@ -90,10 +90,39 @@ import Testing
     @Test func collectsRepeatedKeysWithTheirLinesAndKeepsTheFirst() throws {
         let doc = try read("{\n \"zones\": [\n  {\"id\": \"a\",\n   \"id\": \"b\"}\n ],\n \"zones\": []\n}")
         #expect(doc.duplicateKeys == [
-            .init(path: "zones[0]", key: "id", firstLine: 3, line: 4),
-            .init(path: "", key: "zones", firstLine: 2, line: 6),
+            .init(path: "zones[0]", steps: [.key("zones"), .index(0)], key: "id", firstLine: 3, line: 4),
+            .init(path: "", steps: [], key: "zones", firstLine: 2, line: 6),
         ])
         #expect(doc.value["zones"]?.arrayValue?.first?["id"] == "a")
+    }
+}
+
+/// `JSONValue.decode`, the reader of control-socket requests and platform answers: strict, never first-wins.
+@Suite struct JSONValueDecodeTests {
+    func decode(_ text: String) throws(JSONReader.Failure) -> JSONValue { try JSONValue.decode(Array(text.utf8)) }
+
+    @Test func refusesARepeatedKeyWhereverItIs() {
+        // JSONDecoder kept the first of two keys silently: a body two parsers read differently.
+        for text in [#"{"a":1,"a":2}"#, #"{"x":[{"relay":"door_strike","relay":"siren"}]}"#, #"{"a":{"b":{"c":1,"c":1}}}"#] {
+            #expect(throws: JSONReader.Failure.self, "\(text)") { try decode(text) }
+        }
+        do { _ = try decode("{\"x\": [\n {\"relay\": 1, \"relay\": 2}]}"); Issue.record("accepted") } catch {
+            #expect(error.description == "line 2: key \"relay\" appears twice in x[0]")
+        }
+    }
+
+    @Test func readsWhatJSONDecoderRead() throws {
+        #expect(try decode(#" {"i": -9223372036854775808, "d": 0.5, "big": 1e300, "s": "\u001b", "a": [null, true]} "#)
+                == ["i": .int(.min), "d": 0.5, "big": 1e300, "s": "\u{1B}", "a": [nil, true]])
+        #expect(try decode("9223372036854775808") == .double(9_223_372_036_854_775_808))
+        for bad in ["", "{", "[1,]", "{'a':1}", "1e400", "NaN", "\"\u{1}\""] {
+            #expect(throws: JSONReader.Failure.self, "\(bad)") { try decode(bad) }
+        }
+    }
+
+    @Test func encodedValuesDecodeToThemselves() throws {
+        let value: JSONValue = ["id": "evt_1", "seq": 5, "data": ["relay": "door\u{1B}", "ms": 1.5, "list": [1, "2", nil]]]
+        #expect(try JSONValue.decode(value.encoded()) == value)
     }
 }
 
@@ -136,6 +165,13 @@ import Testing
         #expect(ConfigText.editDistance(Array("debonuce"), Array("debounce")) == 1)
         #expect(ConfigText.editDistance(Array("kitten"), Array("sitting")) == 3)
         #expect(ConfigText.editDistance(Array(""), Array("abc")) == 3)
+    }
+
+    @Test func printableEscapesControlsAndBidiOverridesOnly() {
+        #expect(ConfigText.printable("x\u{1B}[31mRED\u{7}") == "x\\u{1B}[31mRED\\u{7}")
+        #expect(ConfigText.printable("a \"b\" \\ é 😀") == "a \"b\" \\ é 😀")
+        #expect(ConfigText.printable("\u{9B}2J \u{202E}txt.exe") == "\\u{9B}2J \\u{202E}txt.exe")
+        #expect(ConfigText.quoted("a\"\u{0}") == #""a\"\u{0}""#)
     }
 
     @Test func joinsPlacesAsASentence() {

@@ -1,5 +1,10 @@
 /// Reads JSON text (RFC 8259, strictly) into a `JSONValue`, saying where the text goes wrong.
 ///
+/// The one JSON reader for everything from outside: the configuration files,
+/// the credentials, control-socket requests and the platform's answers
+/// (`JSONValue.decode`, which refuses repeated keys outright). Its cost is
+/// linear in the input whatever the input, and it never traps.
+///
 /// Written for the configuration files instead of using `JSONDecoder`, which
 /// (swift-foundation, measured on 6.3.1) reports only "The given data was not
 /// valid JSON." with no line or column, silently keeps the first of two equal
@@ -11,14 +16,19 @@ public struct JSONReader {
     /// Why the text is not JSON, at a 1-based line and column (columns count characters).
     public struct Failure: Error, Equatable, CustomStringConvertible {
         public var line: Int
+        /// 0 when only the line is known (a repeated key).
         public var column: Int
         public var message: String
-        public var description: String { "line \(line), column \(column): \(message)" }
+        public var description: String { column > 0 ? "line \(line), column \(column): \(message)" : "line \(line): \(message)" }
     }
 
-    /// A key that appears twice in one object. `path` is the object's JSON path.
+    /// A step into a document: a key of an object, or an index of an array.
+    public enum PathStep: Equatable, Sendable { case key(String), index(Int) }
+
+    /// A key that appears twice in one object. `path` is the object's JSON path, `steps` the same as steps.
     public struct DuplicateKey: Equatable, Sendable {
         public var path: String
+        public var steps: [PathStep]
         public var key: String
         public var firstLine: Int
         public var line: Int
@@ -41,7 +51,11 @@ public struct JSONReader {
     private let bytes: [UInt8]
     private var pos = 0
     private var depth = 0
-    private var duplicates: [DuplicateKey] = []
+    /// Repeated keys as byte offsets (object path, key, first occurrence, repeat); lines are worked out once at the
+    /// end, so a text of many repeated keys costs one pass, not one per key.
+    /// Where the parse is (keys and indices), spelled out only when a repeated key needs naming.
+    private var path: [PathStep] = []
+    private var duplicates: [(steps: [PathStep], key: String, first: Int, repeat: Int)] = []
 
     private init(bytes: [UInt8]) { self.bytes = bytes }
 
@@ -51,20 +65,51 @@ public struct JSONReader {
         // A UTF-8 byte order mark is not JSON, but editors on Windows write one; it carries no meaning.
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { pos = 3 }
         skipWhitespace()
-        let value = try parseValue(path: "")
+        let value = try parseValue()
         skipWhitespace()
         if pos < bytes.count {
             throw failure(at: pos, "unexpected \(token(at: pos)) after the end of the JSON document")
         }
-        return Document(value: value, duplicateKeys: duplicates)
+        return Document(value: value, duplicateKeys: duplicateKeys())
     }
 
-    private mutating func parseValue(path: String) throws(Failure) -> JSONValue {
+    /// A JSON path as the config issues write it: `zones[3].input`.
+    private static func pathText(_ steps: [PathStep]) -> String {
+        var text = ""
+        for step in steps {
+            switch step {
+            case .key(let key): text += text.isEmpty ? key : ".\(key)"
+            case .index(let i): text += "[\(i)]"
+            }
+        }
+        return text
+    }
+
+    /// The repeated keys with their 1-based lines, from one scan of the text.
+    private func duplicateKeys() -> [DuplicateKey] {
+        guard !duplicates.isEmpty else { return [] }
+        var newlines: [Int] = []
+        for (offset, c) in bytes.enumerated() where c == 0x0A { newlines.append(offset) }
+        func line(_ offset: Int) -> Int {
+            // Newlines before `offset`, by binary search.
+            var low = 0, high = newlines.count
+            while low < high {
+                let mid = (low + high) / 2
+                if newlines[mid] < offset { low = mid + 1 } else { high = mid }
+            }
+            return low + 1
+        }
+        return duplicates.map {
+            DuplicateKey(path: Self.pathText($0.steps), steps: $0.steps, key: $0.key, firstLine: line($0.first), line: line($0.repeat))
+        }
+    }
+
+    private mutating func parseValue() throws(Failure) -> JSONValue {
         skipWhitespace()
         guard pos < bytes.count else { throw failure(at: pos, "expected a value, found the end of the file") }
         switch bytes[pos] {
-        case UInt8(ascii: "{"): return try parseObject(path: path)
-        case UInt8(ascii: "["): return try parseArray(path: path)
+        case UInt8(ascii: "{"): return try parseObject()
+        case UInt8(ascii: "["): return try parseArray()
         case UInt8(ascii: "\""): return .string(try parseString())
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
         case UInt8(ascii: "t") where matches("true"): pos += 4; return .bool(true)
@@ -76,7 +121,7 @@ public struct JSONReader {
         }
     }
 
-    private mutating func parseObject(path: String) throws(Failure) -> JSONValue {
+    private mutating func parseObject() throws(Failure) -> JSONValue {
         try enterContainer()
         pos += 1
         var members: [String: JSONValue] = [:]
@@ -96,10 +141,11 @@ public struct JSONReader {
                 throw failure(at: pos, "expected \":\" after the key \(ConfigText.quoted(key)), found \(token(at: pos))")
             }
             pos += 1
-            let value = try parseValue(path: path.isEmpty ? key : "\(path).\(key)")
+            path.append(.key(key))
+            let value = try parseValue()
+            path.removeLast()
             if let first = keyPositions[key] {
-                duplicates.append(DuplicateKey(path: path, key: key, firstLine: location(of: first).line,
-                                               line: location(of: keyPosition).line))
+                duplicates.append((path, key, first, keyPosition))
             } else {
                 members[key] = value
                 keyPositions[key] = keyPosition
@@ -117,14 +163,16 @@ public struct JSONReader {
         }
     }
 
-    private mutating func parseArray(path: String) throws(Failure) -> JSONValue {
+    private mutating func parseArray() throws(Failure) -> JSONValue {
         try enterContainer()
         pos += 1
         var elements: [JSONValue] = []
         skipWhitespace()
         if peek(is: "]") { pos += 1; depth -= 1; return .array(elements) }
         while true {
-            elements.append(try parseValue(path: "\(path)[\(elements.count)]"))
+            path.append(.index(elements.count))
+            elements.append(try parseValue())
+            path.removeLast()
             skipWhitespace()
             if peek(is: ",") {
                 let comma = pos
