@@ -1,3 +1,4 @@
+import BridgeCore
 import CCurl
 import Glibc
 
@@ -33,8 +34,8 @@ enum CertificateAuthorities {
         let extra: [UInt8]
         switch SmallFile.read(caFile, limit: 4 << 20) {
         case .success(let file): extra = file.bytes
-        case .failure(let reason):
-            throw HTTPError(code: .tls, curlCode: 0, message: "ca_file \(caFile): \(reason)")
+        case .failure(let failure):
+            throw HTTPError(code: .tls, curlCode: 0, message: "ca_file \(caFile) \(failure.reason)")
         }
         guard contains(extra, "-----BEGIN CERTIFICATE-----") else {
             throw HTTPError(code: .tls, curlCode: 0,

@@ -100,7 +100,7 @@ import Testing
 
     @Test func directoryIsNotAConfigFile() throws {
         let tmp = try ConfigTempFolder()
-        #expect(loadIssues(tmp.path) == ["\(tmp.path): cannot read: Is a directory"])
+        #expect(loadIssues(tmp.path) == ["\(tmp.path): cannot read: not a regular file but a folder; give the path of a JSON file"])
     }
 
     @Test func emptyAndOversizedFilesAreOneIssueEach() throws {
@@ -211,7 +211,7 @@ import Testing
             #"\#(config): zones[0]: missing required key "input""#,
             #"\#(config): zones[0]: missing required key "partition""#,
             #"\#(config): zones[0]: missing required key "type""#,
-            "\(tmp.path)/b.json: cannot read: Is a directory",
+            "\(tmp.path)/b.json: cannot read: not a regular file but a folder; give the path of a JSON file",
         ])
         let notJSON = try tmp.write("bad.json", "name: x\n")
         let config2 = try tmp.write("config2.json", #"{"bridge": {"id": "b", "board": "bad.json"}}"#)

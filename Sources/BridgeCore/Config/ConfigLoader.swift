@@ -138,39 +138,17 @@ extension ConfigLoader {
     }
 
     static func readFileResult(_ path: String) -> Result<[UInt8], ConfigError> {
-        func failed(_ message: String) -> Result<[UInt8], ConfigError> {
-            .failure(ConfigError(issues: [ConfigIssue(file: path, path: "", message: message)]))
-        }
-        let fd = retryingInterrupts { open(path, O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else { return failed("cannot read: \(errorText(errno))") }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { buffer in
-                retryingInterrupts { read(fd, buffer.baseAddress, buffer.count) }
+        switch SmallFile.read(path, limit: maximumFileSize) {
+        case .success(let file): return .success(file.bytes)
+        case .failure(let failure):
+            let why: String
+            switch failure.problem {
+            case .system(let code): why = errnoText(code)
+            case .notRegular(let what): why = "not a regular file but \(what); give the path of a JSON file"
+            case .tooLarge: why = "larger than \(maximumFileSize >> 20) MiB, which no configuration file is; is this the right file?"
             }
-            if n < 0 { return failed("cannot read: \(errorText(errno))") }
-            if n == 0 { return .success(bytes) }
-            bytes.append(contentsOf: chunk[0..<n])
-            if bytes.count > maximumFileSize {
-                return failed("cannot read: larger than \(maximumFileSize >> 20) MiB, which no configuration file is; is this the right file?")
-            }
+            return .failure(ConfigError(issues: [ConfigIssue(file: path, path: "", message: "cannot read: \(why)")]))
         }
-    }
-
-    /// Retries a system call interrupted by a signal (EINTR), the one place that is done.
-    private static func retryingInterrupts<T: BinaryInteger>(_ call: () -> T) -> T {
-        while true {
-            let result = call()
-            if result < 0 && errno == EINTR { continue }
-            return result
-        }
-    }
-
-    private static func errorText(_ code: Int32) -> String {
-        guard let text = strerror(code) else { return "error \(code)" }
-        return String(cString: text)
     }
 
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
