@@ -44,22 +44,40 @@ public enum Posix {
     }
 
     /// Starts a detached POSIX thread running `body`: blocking work never runs on the Swift concurrency pool.
-    public static func spawnThread(name: String, _ body: @escaping @Sendable () -> Void) {
+    ///
+    /// Returns 0, or `pthread_create`'s error (`EAGAIN`: the process's or the unit's thread limit, or no address
+    /// space left for a stack), in which case `body` never runs. `stackBytes` limits the thread's stack (rounded
+    /// up to the page size; the default is the process's, usually 8 MiB of address space).
+    public static func startThread(name: String, stackBytes: Int? = nil, _ body: @escaping @Sendable () -> Void) -> Int32 {
         final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        let box = Unmanaged.passRetained(Box(body))
         var thread = pthread_t()
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
+        defer { pthread_attr_destroy(&attr) }
         pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
+        if let stackBytes {
+            let page = max(4096, sysconf(Int32(_SC_PAGESIZE)))
+            pthread_attr_setstacksize(&attr, max(Int(PTHREAD_STACK_MIN), (stackBytes + page - 1) / page * page))
+        }
         let rc = pthread_create(&thread, &attr, { arg in
             let box = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
             box.body()
             return nil
-        }, box)
-        pthread_attr_destroy(&attr)
+        }, box.toOpaque())
+        if rc != 0 { box.release() }
+        return rc
+    }
+
+    /// Starts one of the agent's own threads, started once at start-up (the runtime loop, the uplink's, the
+    /// signal watcher). A process that cannot start them cannot do its job: the failure is logged and the process
+    /// exits 70 (EX_SOFTWARE) for its supervisor to restart it. Never for a thread a client's request starts
+    /// (`startThread`, and refuse the client).
+    public static func spawnThread(name: String, _ body: @escaping @Sendable () -> Void) {
+        let rc = startThread(name: name, body)
         if rc != 0 {
-            // Out of threads is not recoverable for a daemon: this is a programmer/system error.
-            fatalError("pthread_create(\(name)) failed: \(describe(rc))")
+            Log.error("cannot start the \(name) thread: \(describe(rc)); stopping")
+            exit(70)
         }
     }
 }

@@ -78,6 +78,18 @@ public final class ControlServer: @unchecked Sendable {
     /// Removes the socket file (at shutdown).
     public func remove() { unlink(path); close(fd) }
 
+    /// Clients served at once. Each holds a thread (blocked on its socket) until it hangs up; the tools use one
+    /// each, so this is far beyond what technicians need, and far below what would exhaust threads or address
+    /// space on a 32-bit board or under a unit's `TasksMax=`.
+    public static let maximumClients = 32
+    /// A client thread's stack: requests are one line, and the JSON reader's nesting limit fits in it many times.
+    static let clientStackBytes = 1 << 20
+    /// A client must send its request within this, and read what it is sent within this.
+    static let clientTimeoutMs = 10_000
+
+    private let clients = Condition()
+    private var clientCount = 0
+
     private func acceptLoop() {
         while true {
             let client = Posix.retrying { accept(fd, nil, nil) }
@@ -89,8 +101,35 @@ public final class ControlServer: @unchecked Sendable {
                 continue
             }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-            Posix.spawnThread(name: "control-client") { [self] in serve(client) }
+            UnixSocket.setTimeouts(client, ms: Self.clientTimeoutMs)
+            clients.lock()
+            let admitted = clientCount < Self.maximumClients
+            if admitted { clientCount += 1 }
+            clients.unlock()
+            guard admitted else {
+                refuse(client, "\(Self.maximumClients) clients are connected already; try again when one has finished")
+                continue
+            }
+            let rc = Posix.startThread(name: "control-client", stackBytes: Self.clientStackBytes) { [self] in
+                serve(client)
+                clientFinished()
+            }
+            if rc != 0 {
+                clientFinished()
+                refuse(client, "the agent cannot start a thread for this client now (\(Posix.describe(rc))); try again later")
+            }
         }
+    }
+
+    private func clientFinished() {
+        clients.lock(); clientCount -= 1; clients.unlock()
+    }
+
+    /// Answers a client that is not served `busy` and hangs up: its socket buffer is empty, so this never blocks
+    /// (and the send timeout bounds it anyway).
+    private func refuse(_ client: Int32, _ message: String) {
+        send(client, failure("busy", message, exit: 1))
+        close(client)
     }
 
     private func serve(_ client: Int32) {
@@ -98,38 +137,25 @@ public final class ControlServer: @unchecked Sendable {
             close(client)
             Heap.trim()  // an `events` query may have read thousands of events
         }
-        UnixSocket.setReceiveTimeout(client, ms: 10_000)
         var reader = LineReader(fd: client)
         guard let line = reader.next() else { return }
         let uid = UnixSocket.peerUID(client)
-        guard let request = try? JSONValue.decode(line), let object = request.objectValue, let op = object["op"]?.stringValue else {
-            send(client, failure("bad_request", "the request is not a JSON object with an \"op\"", exit: 2))
+        let request: ControlRequest
+        switch ControlRequest.parse(line) {
+        case .success(let r): request = r
+        case .failure(let refusal):
+            send(client, failure("bad_request", refusal.message, exit: 2))
             return
         }
-        switch op {
-        case "status": send(client, ask(.status, uid: uid))
-        case "inputs":
-            if object["watch"]?.boolValue == true { watchInputs(client, uid: uid) } else { send(client, ask(.inputs, uid: uid)) }
-        case "request":
-            let type = object["type"]?.stringValue ?? ""
-            switch Request.parse(type: type, params: object["params"]?.objectValue ?? [:]) {
-            case .success(let r): send(client, ask(.request(r), uid: uid))
-            case .failure(let e): send(client, ["ok": true, "result": .object(e.result.json)])
-            }
-        case "sim.input":
-            guard let input = object["input"]?.stringValue, let active = object["active"]?.boolValue else {
-                send(client, failure("bad_request", "sim.input needs \"input\" and \"active\"", exit: 2)); return
-            }
-            send(client, ask(.simInput(input, active: active), uid: uid))
-        case "sim.device":
-            guard let device = object["device"]?.stringValue, let online = object["online"]?.boolValue else {
-                send(client, failure("bad_request", "sim.device needs \"device\" and \"online\"", exit: 2)); return
-            }
-            send(client, ask(.simDevice(device, online: online), uid: uid))
-        case "events":
-            streamEvents(client, object)
-        default:
-            send(client, failure("bad_request", "unknown operation \"\(op)\"", exit: 2))
+        switch request {
+        case .status: send(client, ask(.status, uid: uid))
+        case .inputs(let watch):
+            if watch { watchInputs(client, uid: uid) } else { send(client, ask(.inputs, uid: uid)) }
+        case .request(.success(let r)): send(client, ask(.request(r), uid: uid))
+        case .request(.failure(let e)): send(client, ["ok": true, "result": .object(e.result.json)])
+        case .simInput(let input, let active): send(client, ask(.simInput(input, active: active), uid: uid))
+        case .simDevice(let device, let online): send(client, ask(.simDevice(device, online: online), uid: uid))
+        case .events(let query): streamEvents(client, query)
         }
     }
 
@@ -144,14 +170,13 @@ public final class ControlServer: @unchecked Sendable {
         Posix.writeAll(client, JSONValue.object(object).encoded() + [10])
     }
 
-    /// `{"op":"events","since":N,"limit":N,"follow":bool}`: `{"event":{...}}` lines, then `{"ok":true,"end":true}`
+    /// `{"op":"events","since":N,"last":N,"follow":bool}`: `{"event":{...}}` lines, then `{"ok":true,"end":true}`
     /// (or, following, more lines as events are recorded until the client goes away).
-    private func streamEvents(_ client: Int32, _ request: JSONObject) {
+    private func streamEvents(_ client: Int32, _ query: ControlRequest.EventQuery) {
         let journal = target.journal
-        let follow = request["follow"]?.boolValue ?? false
-        var after: Int64
-        if let since = request["since"]?.intValue { after = max(0, since - 1) }
-        else { after = max(0, journal.lastSeq - (request["last"]?.intValue ?? 20)) }
+        let follow = query.follow
+        // Both are range-checked (ControlRequest): since >= 0, 0 <= last <= 100000, lastSeq >= 0.
+        var after = query.since.map { max(0, $0 - 1) } ?? max(0, journal.lastSeq - query.last)
         var seen = target.feed.current
         while true {
             do {

@@ -66,9 +66,12 @@ enum UnixSocket {
         return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.uid : nil
     }
 
-    static func setReceiveTimeout(_ fd: Int32, ms: Int) {
+    /// Bounds every blocking read and write on `fd` (`SO_RCVTIMEO`, `SO_SNDTIMEO`): a client that sends nothing,
+    /// or stops reading what it asked for, is let go instead of holding its thread for ever.
+    static func setTimeouts(_ fd: Int32, ms: Int) {
         var tv = timeval(tv_sec: ms / 1000, tv_usec: (ms % 1000) * 1000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 }
 
