@@ -51,26 +51,32 @@ extension Uplink {
         lock.unlock()
         let check = Signature.verify(header: response.header(Signature.headerName.lowercased()), body: response.body,
                                      secrets: [secret], platformNowSeconds: platformSeconds)
-        let parsed = try? JSONValue.decode(response.body)
-        let listed = parsed?["commands"]?.arrayValue ?? []
-        if check == .missing, listed.isEmpty, parsed?["commands"] != nil {
+        let poll = CommandPoll.parse(response.body)
+        if check == .missing, poll.hasCommandsKey, poll.commands.isEmpty, poll.unreadable == 0 {
             // protocol.md requires a signature on bodies that carry commands; an unsigned empty answer is just idle.
             return true
         }
         guard check.isValid else {
             // Nothing in it is executed; every command id it names is answered rejected/bad_signature.
-            let ids = listed.compactMap { $0["id"]?.stringValue }.filter(Self.isAcceptableID)
-            noteError("a command response failed its signature check (\(check)); \(ids.count) command(s) in it rejected, none executed")
-            for id in ids { refuseUnverified(id) }
+            noteError("a command response failed its signature check (\(check)); \(poll.commands.count) command(s) in it rejected, none executed")
+            for command in poll.commands {
+                refuse(command.id, .rejected("bad_signature", "the response carrying this command failed its signature check; not executed"))
+            }
             return false
         }
-        guard let commands = parsed?["commands"]?.arrayValue, let next = parsed?["cursor"]?.stringValue else {
-            noteError("a command response without \"commands\" and \"cursor\"; ignored")
+        if poll.unreadable > 0 { Log.warning("upstream: \(poll.unreadable) command(s) without a usable id were ignored") }
+        guard poll.problem == nil, let next = poll.cursor else {
+            // Authentic but unusable as a whole: nothing in it runs, the cursor stays (at-most-once wins).
+            let problem = poll.problem ?? "no cursor"
+            noteError("a signed command response cannot be read (\(problem)); \(poll.commands.count) command(s) in it rejected, none executed")
+            for command in poll.commands {
+                refuse(command.id, .rejected("invalid_params", "the response carrying this command cannot be read (\(problem)); not executed"))
+            }
             return false
         }
         var allRecorded = true
-        for command in commands where !receive(command) { allRecorded = false }
-        if !commands.isEmpty { Heap.trim() }  // a large answer leaves its memory free in the heap
+        for command in poll.commands where !receive(command) { allRecorded = false }
+        if !poll.commands.isEmpty { Heap.trim() }  // a large answer leaves its memory free in the heap
         // The cursor moves only once every command it covers is in the ledger.
         guard allRecorded else { return false }
         lock.lock(); let unchanged = cursor == next; lock.unlock()
@@ -92,25 +98,24 @@ extension Uplink {
         }
     }
 
-    private func refuseUnverified(_ id: String) {
+    /// Answers a command that is refused before it is looked at, unless its id is in the ledger already (then a
+    /// genuine command with this id was handled, and its result stands).
+    private func refuse(_ id: String, _ result: RequestResult) {
         do {
             ledgerLock.lock(); defer { ledgerLock.unlock() }
-            guard !ledger.contains(id) else { return }  // a genuine command with this id is already handled
+            guard !ledger.contains(id) else { return }
             try ledger.recordReceived(id, now: Posix.wallMillis())
         } catch {
             noteError("command ledger: \(error)")
             return
         }
-        finish(id, .rejected("bad_signature", "the response carrying this command failed its signature check; not executed"))
+        finish(id, result)
     }
 
     /// One verified command: at most once, checked, executed, answered. False when it could not be put in the
     /// ledger (then nothing was done with it, and the cursor must not move past it).
-    func receive(_ command: JSONValue) -> Bool {
-        guard let id = command["id"]?.stringValue, Self.isAcceptableID(id) else {
-            Log.warning("upstream: a command without a usable id was ignored")
-            return true
-        }
+    func receive(_ command: CommandEnvelope) -> Bool {
+        let id = command.id
         ledgerLock.lock()
         let repeated = ledger.contains(id)
         var stored: JSONObject?
@@ -142,32 +147,40 @@ extension Uplink {
         return true
     }
 
-    private func execute(_ id: String, _ command: JSONValue, platformNow: Int64) {
-        let type = command["type"]?.stringValue ?? ""
-        let params = command["params"]?.objectValue ?? [:]
+    /// The checks of docs/protocol.md in their order, then execution on the runtime loop.
+    private func execute(_ id: String, _ command: CommandEnvelope, platformNow: Int64) {
+        if let problem = command.problem {
+            // A field the agent cannot read with one meaning: fail closed, never a guess.
+            return finish(id, .rejected("invalid_params", "\(problem); not executed"))
+        }
+        let type = command.type
         guard let scope = Self.requiredScope[type] else {
             return finish(id, .rejected("unsupported_command",
-                "unsupported command type \"\(type)\" (supported: \(Self.requiredScope.keys.sorted().joined(separator: ", ")))"))
+                "unsupported command type \(ConfigText.quoted(String(type.prefix(64)))) (supported: \(Self.requiredScope.keys.sorted().joined(separator: ", ")))"))
         }
-        let scopes = (command["issued_by"]?["scopes"]?.arrayValue ?? []).compactMap(\.stringValue)
+        let scopes = command.scopes
         guard scopes.contains(scope) else {
-            return finish(id, .rejected("missing_scope", "\(type) needs the scope \(scope); the app has \(scopes.isEmpty ? "none" : scopes.joined(separator: ", "))"))
+            let held = scopes.isEmpty ? "none" : CommandEnvelope.list(scopes)
+            return finish(id, .rejected("missing_scope", "\(type) needs the scope \(scope); the app has \(held)"))
         }
-        if let expires = command["expires_at"]?.stringValue.flatMap(Timestamp.parse), expires < platformNow {
+        if let expires = command.expiresAt, expires < platformNow {
             return finish(id, RequestResult(status: .expired, code: "expired",
                 message: "expired at \(Timestamp.rfc3339(expires)); it arrived at \(Timestamp.rfc3339(platformNow)) platform time"))
         }
         if type == "state.sync" {
+            guard command.params.isEmpty else {
+                return finish(id, .rejected("invalid_params", "state.sync takes no parameters; found " + CommandEnvelope.list(command.params.keys.sorted())))
+            }
             requestState()
             return finish(id, .succeeded("state sent"))
         }
         let request: Request
-        switch Request.parse(type: type, params: params) {
+        switch Request.parse(type: type, params: command.params) {
         case .success(let r): request = r
         case .failure(let e): return finish(id, e.result)
         }
         guard let host else { return finish(id, .failed("busy", "the agent is stopping")) }
-        Log.info("upstream: command \(id) \(type) from \(command["issued_by"]?["app"]?.stringValue ?? "?")")
+        Log.info("upstream: command \(id) \(type) from \(ConfigText.printable(command.app ?? "?"))")
         host.execute(request, origin: Origin(source: .command, commandID: id)) { [self] result in
             finish(id, result)
         }

@@ -23,7 +23,10 @@ extension Request {
             return Int(i)
         }
         func allowOnly(_ keys: Set<String>) {
-            for key in params.keys.sorted() where !keys.contains(key) { problems.append("unknown parameter \"\(key)\"") }
+            // Named up to five: a body of 100,000 unknown keys must not make a message of them all.
+            let unknown = params.keys.filter { !keys.contains($0) }.sorted()
+            for key in unknown.prefix(5) { problems.append("unknown parameter \(ConfigText.quoted(String(key.prefix(64))))") }
+            if unknown.count > 5 { problems.append("\(unknown.count - 5) more unknown parameters") }
         }
         let request: Request
         switch type {
@@ -60,7 +63,7 @@ extension Request {
             request = .relayDeactivate(relay: string("relay"))
         default:
             return .failure(RequestResultError(.rejected("unsupported_command",
-                "unsupported command type \"\(type)\" (supported: \(typeNames.joined(separator: ", ")))")))
+                "unsupported command type \(ConfigText.quoted(String(type.prefix(64)))) (supported: \(typeNames.joined(separator: ", ")))")))
         }
         if !problems.isEmpty {
             return .failure(RequestResultError(.rejected("invalid_params", problems.joined(separator: "; "))))
