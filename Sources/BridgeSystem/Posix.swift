@@ -110,7 +110,8 @@ public final class Condition: @unchecked Sendable {
     public func wait(timeoutNs: UInt64) {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
-        let total = UInt64(ts.tv_nsec) + timeoutNs
+        // At most a year: a longer wait is a caller's mistake, and seconds past Int.max would trap.
+        let total = UInt64(ts.tv_nsec) + min(timeoutNs, 365 * 86_400 * 1_000_000_000)
         ts.tv_sec += Int(total / 1_000_000_000)
         ts.tv_nsec = Int(total % 1_000_000_000)
         pthread_cond_timedwait(&cond, &mutex, &ts)

@@ -27,7 +27,7 @@ public final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
     /// nil cancels it.
     public func setTimer(delayNs: UInt64?, _ action: @escaping @Sendable () -> Void) {
         condition.lock()
-        timer = delayNs.map { (Self.monotonicNs() + $0, action) }
+        timer = delayNs.map { (Self.monotonicNs().addingReportingOverflow($0).overflow ? .max : Self.monotonicNs() + $0, action) }
         condition.signal()
         condition.unlock()
     }

@@ -136,6 +136,21 @@ import Testing
         #expect(rig.partitionState() == "armed_stay")
     }
 
+    /// A snapshot from a far-future clock (or a hand-edited one) must not keep a relay on past max_on_ms, or hold a
+    /// partition arming for centuries: saved deadlines are kept but never later than a full period from the start.
+    @Test func savedDeadlinesFarAheadEndNoLaterThanAFullPeriodFromTheStart() {
+        var saved = PersistedState()
+        saved.relays["pump"] = .init(pulseUntil: 20_000_000_000_000_000)
+        saved.partitions["main"] = .init(state: .arming, mode: .away, exitEndsAt: .max, armSource: .technician)
+        var rig = EngineRig(restored: saved)
+        _ = rig.start()
+        _ = rig.advance(T0 + 50)
+        #expect(rig.engine.nextDeadline == T0 + 30_000, "the exit delay, 30 s from the start")
+        #expect(types(rig.advance(T0 + 30_000)) == [.partitionArmed])
+        #expect(rig.engine.nextDeadline == T0 + 86_400_000, "the pump, with no max_on_ms: the longest pulse")
+        #expect(rig.advance(T0 + 86_400_000) == relayOff("pump", "io8.out1", "pulse_elapsed"))
+    }
+
     @Test func anExitDelayStillRunningEndsAtItsSavedTime() {
         var saved = PersistedState()
         saved.partitions["main"] = .init(state: .arming, mode: .away, exitEndsAt: T0 + 10_000, armSource: .technician)

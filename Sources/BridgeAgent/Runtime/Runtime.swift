@@ -350,8 +350,17 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
         }
     }
 
+    /// The longest the loop's timer is set for (`scheduleTimer`).
+    static var longestTimerMs: Millis { 3_600_000 }
+
     private func scheduleTimer() {
-        let wanted = unrecorded.isEmpty && !snapshotDirty ? engine.nextDeadline : now() + 1000
+        var wanted = unrecorded.isEmpty && !snapshotDirty ? engine.nextDeadline : now() + 1000
+        if let deadline = wanted {
+            // The loop wakes at least hourly: a deadline centuries away (a damaged or hostile snapshot) re-arms at
+            // each wake instead of overflowing the timer's nanoseconds; one in the past is due now.
+            let t = now()
+            wanted = min(max(deadline, t), t + Self.longestTimerMs)
+        }
         if let timer, timer.deadline == wanted { return }
         timer?.task?.cancel()
         timer = nil

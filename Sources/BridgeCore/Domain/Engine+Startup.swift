@@ -72,8 +72,16 @@ extension Engine {
             let deadlinePassed = saved?.releaseAt.map { $0 <= now } ?? false
             let sirenInAlarm = (catalog.sirenOf[cfg.id] ?? []).contains { restored?.partitions[$0]?.state == .alarm }
             var fromSaved = false
-            if let saved, cfg.powerOn != .off || sirenInAlarm {
+            if var saved, cfg.powerOn != .off || sirenInAlarm {
                 fromSaved = true
+                if now > .min {
+                    // A saved deadline is kept, never lengthened: but none lies further ahead than the longest the
+                    // relay may be on from now (a snapshot from a far future clock, or a hand-edited one), so
+                    // max_on_ms holds whatever the file says.
+                    let longest = now + Millis(cfg.maxOnMs ?? Self.longestPulseMs)
+                    saved.maxOnEndsAt = min(saved.maxOnEndsAt ?? longest, longest)
+                    saved.pulseEndsAt = saved.pulseEndsAt.map { min($0, longest) }
+                }
                 state = saved
                 if deadlinePassed {
                     event = .deactivated(saved.releaseReason, interlock: nil)
@@ -101,7 +109,20 @@ extension Engine {
         return steps
     }
 
+    /// The longest pulse a command or a technician may ask for (protocol.md `duration_ms`), which also bounds how
+    /// long a restored relay without `max_on_ms` stays on.
+    static var longestPulseMs: Int { 86_400_000 }
+
     mutating func beginStart(levels: [String: Bool?], now: Millis) {
+        // Saved exit and entry delays end no later than a full delay from now (a damaged or far-future snapshot
+        // must not hold a partition arming, or an alarm back, for centuries).
+        for p in catalog.config.partitions {
+            guard var state = partitions[p.id] else { continue }
+            let exitLongest = now + Millis(max(p.exitDelayS, p.remoteExitDelayS)) * 1000
+            state.exitEndsAt = state.exitEndsAt.map { min($0, exitLongest) }
+            state.entryEndsAt = state.entryEndsAt.map { min($0, now + Millis(p.entryDelayS) * 1000) }
+            partitions[p.id] = state
+        }
         let plan = startupRelayPlan(now: now)
         summaryRelaysOn = plan.filter { $0.state.on && $0.event != .activated }.map(\.relay)
         for step in plan {

@@ -8,6 +8,8 @@ public typealias Millis = Int64
 public enum Timestamp {
     /// RFC 3339 UTC with milliseconds, e.g. `2026-11-29T18:00:00.123Z`.
     public static func rfc3339(_ ms: Millis) -> String {
+        // RFC 3339 has years 0000-9999; a time outside (a damaged snapshot) is shown at the edge, never trapped on.
+        let ms = min(max(ms, -62_167_219_200_000), 253_402_300_799_999)
         let totalSeconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
         let milli = Int(ms - totalSeconds * 1000)
         var days = totalSeconds >= 0 ? totalSeconds / 86_400 : (totalSeconds - 86_399) / 86_400
