@@ -32,7 +32,7 @@ extension CLI {
         guard result.code == 0 else { return result.code }
         // The relay.activated event says how long the agent will hold it: durable before the answer came.
         let client = try ControlClient(path: socket)
-        guard client.send(["op": "events", "since": .int(lastSeq + 1)]) else { return 0 }
+        guard client.send(["op": "events", "since": .int(min(max(lastSeq, 0), .max - 1) + 1)]) else { return 0 }
         if let activated = nextEvent(in: client, where: { isActivation($0, of: relay) }),
            let notice = cutNotice(activated, askedMs: ms) {
             Output.out(notice)
@@ -91,7 +91,8 @@ extension CLI {
             return Exit.usage.rawValue
         }
         let journal = try ControlClient(path: socket)
-        let since = (status["outbox"]?["last_seq"]?.intValue ?? 0) + 1
+        // From the agent's answer: range-checked before the + 1.
+        let since = min(max(status["outbox"]?["last_seq"]?.intValue ?? 0, 0), .max - 1) + 1
         guard journal.send(["op": "events", "follow": true, "since": .int(since)]) else {
             throw ControlClient.NoAgent(path: socket, reason: "the agent closed the connection")
         }

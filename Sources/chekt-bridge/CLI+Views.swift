@@ -141,7 +141,7 @@ extension CLI {
                 return 0
             } else if line["ok"]?.boolValue == false {
                 Output.err("chekt-bridge: \(line["message"]?.stringValue ?? "failed")")
-                return Int32(line["exit"]?.intValue ?? 1)
+                return Exit.code(line["exit"])
             }
         }
         if follow { throw ControlClient.NoAgent(path: socket, reason: "the agent stopped while it was being followed") }

@@ -7,7 +7,16 @@ import Glibc
 
 /// The `chekt-bridge` command: dispatches the command words of cli.md and maps outcomes to exit codes.
 enum CLI {
-    enum Exit: Int32 { case ok = 0, refused = 1, usage = 2, noAgent = 3 }
+    enum Exit: Int32 {
+        case ok = 0, refused = 1, usage = 2, noAgent = 3
+
+        /// The exit code an agent's failure answer names (`"exit"`), when it is one of cli.md's; else 1. The
+        /// answer comes from whatever listens on the socket: a number out of range is not trusted, nor trapped on.
+        static func code(_ value: JSONValue?) -> Int32 {
+            guard let n = value?.intValue, let known = Exit(rawValue: Int32(clamping: n)), Int64(known.rawValue) == n else { return 1 }
+            return known.rawValue
+        }
+    }
 
     static func main(_ argv: [String]) async -> Int32 {
         var words = argv
@@ -108,7 +117,7 @@ enum CLI {
         }
         if answer["ok"]?.boolValue != true {
             Output.err("chekt-bridge: \(answer["message"]?.stringValue ?? "refused")")
-            return (nil, Int32(answer["exit"]?.intValue ?? 1))
+            return (nil, Exit.code(answer["exit"]))
         }
         return (answer, 0)
     }
