@@ -21,6 +21,9 @@ public struct CommandPoll: Sendable {
     /// True when the body is a JSON object with a `commands` key (an idle answer may come unsigned).
     public var hasCommandsKey: Bool
 
+    /// The longest cursor taken.
+    public static let maximumCursorBytes = 4096
+
     /// Reads a poll answer. Bytes that are not JSON give no commands and a `problem`.
     public static func parse(_ body: [UInt8]) -> CommandPoll {
         var poll = CommandPoll(commands: [], unreadable: 0, cursor: nil, problem: nil, hasCommandsKey: false)
@@ -59,8 +62,11 @@ public struct CommandPoll: Sendable {
         } else if poll.problem == nil {
             poll.problem = "the answer has no \"commands\""
         }
-        if let cursor = root["cursor"]?.stringValue {
+        if let cursor = root["cursor"]?.stringValue, cursor.utf8.count <= maximumCursorBytes {
             poll.cursor = cursor
+        } else if let cursor = root["cursor"]?.stringValue, poll.problem == nil {
+            // It goes into every poll's URL and into commands.cursor: a longer one would wedge the poll (414).
+            poll.problem = "\"cursor\" is \(cursor.utf8.count) bytes, more than the \(maximumCursorBytes) accepted"
         } else if poll.problem == nil {
             poll.problem = root["cursor"] == nil ? "the answer has no \"cursor\"" : "\"cursor\" is not a string"
         }

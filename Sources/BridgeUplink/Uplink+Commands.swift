@@ -59,9 +59,7 @@ extension Uplink {
         guard check.isValid else {
             // Nothing in it is executed; every command id it names is answered rejected/bad_signature.
             noteError("a command response failed its signature check (\(check)); \(poll.commands.count) command(s) in it rejected, none executed")
-            for command in poll.commands {
-                refuse(command.id, .rejected("bad_signature", "the response carrying this command failed its signature check; not executed"))
-            }
+            refuse(poll.commands, .rejected("bad_signature", "the response carrying this command failed its signature check; not executed"))
             return false
         }
         if poll.unreadable > 0 { Log.warning("upstream: \(poll.unreadable) command(s) without a usable id were ignored") }
@@ -69,9 +67,7 @@ extension Uplink {
             // Authentic but unusable as a whole: nothing in it runs, the cursor stays (at-most-once wins).
             let problem = poll.problem ?? "no cursor"
             noteError("a signed command response cannot be read (\(problem)); \(poll.commands.count) command(s) in it rejected, none executed")
-            for command in poll.commands {
-                refuse(command.id, .rejected("invalid_params", "the response carrying this command cannot be read (\(problem)); not executed"))
-            }
+            refuse(poll.commands, .rejected("invalid_params", "the response carrying this command cannot be read (\(problem)); not executed"))
             return false
         }
         var allRecorded = true
@@ -95,6 +91,18 @@ extension Uplink {
     static func isAcceptableID(_ id: String) -> Bool {
         !id.isEmpty && id.utf8.count <= 128 && id.utf8.allSatisfy { b in
             (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == 95 || b == 45 || b == 46
+        }
+    }
+
+    /// The most command ids of one refused answer that are recorded and answered. An answer that cannot be
+    /// trusted could list any number of made-up ids; each answered one costs a ledger entry and a result.
+    static let refusedPerAnswer = 100
+
+    /// Answers the commands of a refused answer, at most `refusedPerAnswer` of them; the rest are only counted.
+    private func refuse(_ commands: [CommandEnvelope], _ result: RequestResult) {
+        for command in commands.prefix(Self.refusedPerAnswer) { refuse(command.id, result) }
+        if commands.count > Self.refusedPerAnswer {
+            Log.warning("upstream: \(commands.count - Self.refusedPerAnswer) more command id(s) in that answer were neither recorded nor answered")
         }
     }
 
