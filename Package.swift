@@ -11,6 +11,12 @@ let package = Package(
     name: "chekt-bridge",
     products: [
         .executable(name: "chekt-bridge", targets: ["chekt-bridge"]),
+        // Library products exist only so that Tools/fuzz (a separate package) can link the agent's modules.
+        .library(name: "BridgeCore", targets: ["BridgeCore"]),
+        .library(name: "BridgeStore", targets: ["BridgeStore"]),
+        .library(name: "BridgeUplink", targets: ["BridgeUplink"]),
+        .library(name: "BridgeAgent", targets: ["BridgeAgent"]),
+        .library(name: "BridgeSystem", targets: ["BridgeSystem"]),
     ],
     targets: [
         // C libraries from Debian, one system-library target each.
@@ -28,7 +34,7 @@ let package = Package(
         // Threads, conditions, logging, errno words: the few POSIX helpers every I/O target shares.
         .target(name: "BridgeSystem", dependencies: ["CMalloc"], swiftSettings: ownCode),
         // What the board is: the hardware protocol and its backends.
-        .target(name: "BridgeHardware", dependencies: ["BridgeCore", "CGPIOD", "CModbus"], swiftSettings: ownCode),
+        .target(name: "BridgeHardware", dependencies: ["BridgeCore", "BridgeSystem", "CGPIOD", "CModbus"], swiftSettings: ownCode),
         // Durable journal and state snapshot.
         .target(name: "BridgeStore", dependencies: ["BridgeCore"], swiftSettings: ownCode),
         // The platform link.

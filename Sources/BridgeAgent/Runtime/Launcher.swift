@@ -23,17 +23,30 @@ public enum Launcher {
 
     /// Runs the agent; returns the exit code (0 after a clean stop, 1 on a failure at run time, 2 on configuration errors).
     public static func run(_ args: Arguments) async -> Int32 {
-        // Handlers first: from here on a SIGTERM is queued for the loop, never the default action.
+        // Handlers first: from here on a SIGTERM is queued for the loop, never the default action. The watcher starts
+        // at once: until the runtime exists (config, state folder, uplink being read) nothing has touched an output,
+        // so SIGTERM/SIGINT then just end the process, however long a read takes.
         let signalPipe = Signals.install()
+        let signalTarget = SignalTarget()
+        Signals.startWatcher(readEnd: signalPipe) { signal in
+            if let deliver = signalTarget.deliver { return deliver(signal) }
+            guard signal != SIGHUP else { return }
+            Log.info("signal \(signal) while starting: nothing was started; stopping")
+            _exit(0)
+        }
 
         let site: Site
         do { site = try ConfigLoader.loadSite(path: args.configPath) } catch {
             Log.error("the configuration has \(error.issues.count) problem(s); nothing was started:\n\(error)")
             return 2
         }
-        guard args.simulate else {
-            Log.error("this build drives the simulated board only: add --simulate (the libgpiod and libmodbus backends come with the real-hardware release)")
-            return 2
+        if !args.simulate {
+            let missing = RealBoard.unsupportedParts(of: site.board)
+            guard missing.isEmpty else {
+                Log.error("board \(ConfigText.quoted(site.board.name)) (\(ConfigText.printable(site.boardPath))) has parts this build cannot drive on real hardware yet: "
+                          + missing.joined(separator: "; ") + ". The libmodbus backend drives Modbus buses and devices; the libgpiod backend is not built yet. Use --simulate to run this profile on the simulated board")
+                return 2
+            }
         }
 
         let stateDir = args.stateDir ?? site.config.bridge.stateDir
@@ -94,10 +107,17 @@ public enum Launcher {
         }
 
         let clock = ContinuousClock()
-        let board = SimulatedBoard(profile: site.board, clock: clock)
-        let runtime = Runtime(site: site, board: board, simulation: board, journal: journal, snapshot: snapshot,
+        let board: any Board
+        let simulation: (any SimulationControl)?
+        if args.simulate {
+            let simulated = SimulatedBoard(profile: site.board, clock: clock)
+            (board, simulation) = (simulated, simulated)
+        } else {
+            (board, simulation) = (RealBoard.make(profile: site.board), nil)
+        }
+        let runtime = Runtime(site: site, board: board, simulation: simulation, journal: journal, snapshot: snapshot,
                               restored: restored, clock: clock,
-                              options: .init(simulated: true, configPath: args.configPath, stateDir: stateDir))
+                              options: .init(simulated: args.simulate, configPath: args.configPath, stateDir: stateDir))
         let server: ControlServer
         do { server = try ControlServer(path: args.socketPath, target: runtime) } catch {
             Log.error(error.description)
@@ -105,7 +125,7 @@ public enum Launcher {
             return 1
         }
         runtime.uplink = uplink
-        Signals.startWatcher(readEnd: signalPipe) { [uplink] signal in
+        signalTarget.deliver = { [uplink] signal in
             if signal == SIGHUP {
                 Log.info("SIGHUP: " + (uplink?.reloadCredentials() ?? "nothing to re-read in local mode"))
             } else {
@@ -113,7 +133,7 @@ public enum Launcher {
             }
         }
         server.start()
-        Log.info("chekt-bridge \(AgentVersion.string): bridge \(site.config.bridge.id), board \(site.board.name) (simulated), state \(stateDir), socket \(args.socketPath), " + (site.config.upstream.map { "upstream \($0.url)" } ?? "local mode"))
+        Log.info("chekt-bridge \(AgentVersion.string): bridge \(site.config.bridge.id), board \(ConfigText.printable(site.board.name)) (\(args.simulate ? "simulated" : "real hardware")), state \(stateDir), socket \(args.socketPath), " + (site.config.upstream.map { "upstream \($0.url)" } ?? "local mode"))
 
         let code = await runtime.run(onReady: { [uplink] in
             uplink?.start(host: runtime)
@@ -125,5 +145,15 @@ public enum Launcher {
         journal.close()
         Log.info("stopped")
         return code
+    }
+}
+
+/// Where the signal watcher hands signals: nobody while the agent starts, the runtime once it exists.
+private final class SignalTarget: @unchecked Sendable {
+    private let lock = Condition()
+    private var handler: (@Sendable (Int32) -> Void)?
+    var deliver: (@Sendable (Int32) -> Void)? {
+        get { lock.lock(); defer { lock.unlock() }; return handler }
+        set { lock.lock(); handler = newValue; lock.unlock() }
     }
 }

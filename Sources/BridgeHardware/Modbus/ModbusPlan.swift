@@ -1,0 +1,148 @@
+import BridgeCore
+
+/// What one Modbus device's poll reads and how its values become board inputs and output read-backs.
+///
+/// Pure (no libmodbus): built once from the profile, tested with numbers. Points of one table whose
+/// addresses are contiguous are read in one transaction, never across a gap (an address the device does
+/// not have would make it answer "illegal data address" for the whole read), and no read is longer than
+/// the protocol allows (2000 bits, 125 registers: Modbus Application Protocol v1.1b3, 6.1-6.4).
+public struct ModbusPlan: Sendable, Equatable {
+    /// The four Modbus data tables.
+    public enum Table: String, Sendable, Hashable, CaseIterable {
+        case discreteInputs = "discrete inputs", coils, inputRegisters = "input registers", holdingRegisters = "holding registers"
+
+        public var isBits: Bool { self == .discreteInputs || self == .coils }
+        /// The most one read may ask for.
+        public var maximumCount: Int { isBits ? 2000 : 125 }
+    }
+
+    /// One read transaction: `count` items of `table` from `address`.
+    public struct Read: Sendable, Equatable {
+        public var table: Table
+        public var address: Int
+        public var count: Int
+    }
+
+    /// Where an input's level comes from in a poll's values.
+    public struct InputRule: Sendable, Equatable {
+        public var input: String
+        public var table: Table
+        public var address: Int
+        public var test: Test
+        public var activeLow: Bool
+
+        public enum Test: Sendable, Equatable {
+            /// A bit of a bit table (discrete input or coil): set is active.
+            case bit
+            /// Bit `n` (0 = least significant) of a register.
+            case registerBit(Int)
+            case above(Int)
+            case below(Int)
+        }
+    }
+
+    /// An output and where it is written (and read back).
+    public struct OutputRule: Sendable, Equatable {
+        public var output: String
+        public var point: BoardProfile.ModbusOutputPoint
+        public var activeLow: Bool
+
+        /// The table and address the output is read back from.
+        public var readBack: (table: Table, address: Int) {
+            switch point {
+            case .coil(let a): return (.coils, a)
+            case .holdingRegisterBit(let a, _): return (.holdingRegisters, a)
+            }
+        }
+
+        /// The raw level a poll read for this output (before `active_low`), from the values of its table.
+        func level(in values: [Int: Int]) -> Bool? {
+            switch point {
+            case .coil(let a): return values[a].map { $0 != 0 }
+            case .holdingRegisterBit(let a, let bit): return values[a].map { ($0 >> bit) & 1 == 1 }
+            }
+        }
+    }
+
+    public var device: String
+    public var reads: [Read]
+    public var inputs: [InputRule]
+    public var outputs: [OutputRule]
+
+    /// The plan for `device` of `profile` (a device the profile names; its points are validated by ConfigLoader).
+    public init(device: BoardProfile.ModbusDevice, profile: BoardProfile) {
+        self.device = device.id
+        var addresses: [Table: Set<Int>] = [:]
+        var inputs: [InputRule] = []
+        for id in device.inputIDs {
+            guard let input = profile.input(id), case .modbus(_, let point) = input.source else { continue }
+            let rule: InputRule
+            switch point {
+            case .discreteInput(let a): rule = InputRule(input: id, table: .discreteInputs, address: a, test: .bit, activeLow: input.activeLow)
+            case .coil(let a): rule = InputRule(input: id, table: .coils, address: a, test: .bit, activeLow: input.activeLow)
+            case .registerBit(let kind, let a, let bit):
+                rule = InputRule(input: id, table: Self.table(kind), address: a, test: .registerBit(bit), activeLow: input.activeLow)
+            case .registerAbove(let kind, let a, let threshold):
+                rule = InputRule(input: id, table: Self.table(kind), address: a, test: .above(threshold), activeLow: input.activeLow)
+            case .registerBelow(let kind, let a, let threshold):
+                rule = InputRule(input: id, table: Self.table(kind), address: a, test: .below(threshold), activeLow: input.activeLow)
+            }
+            inputs.append(rule)
+            addresses[rule.table, default: []].insert(rule.address)
+        }
+        var outputs: [OutputRule] = []
+        for id in device.outputIDs {
+            guard let output = profile.output(id), case .modbus(_, let point) = output.sink else { continue }
+            let rule = OutputRule(output: id, point: point, activeLow: output.activeLow)
+            outputs.append(rule)
+            addresses[rule.readBack.table, default: []].insert(rule.readBack.address)
+        }
+        self.inputs = inputs
+        self.outputs = outputs
+        reads = Table.allCases.flatMap { table in Self.runs(of: addresses[table] ?? [], table: table) }
+    }
+
+    static func table(_ kind: BoardProfile.RegisterKind) -> Table { kind == .input ? .inputRegisters : .holdingRegisters }
+
+    /// Contiguous runs of `addresses`, each at most `table.maximumCount` long, in address order.
+    static func runs(of addresses: Set<Int>, table: Table) -> [Read] {
+        var reads: [Read] = []
+        for address in addresses.sorted() {
+            if var last = reads.last, last.address + last.count == address, last.count < table.maximumCount {
+                last.count += 1
+                reads[reads.count - 1] = last
+            } else {
+                reads.append(Read(table: table, address: address, count: 1))
+            }
+        }
+        return reads
+    }
+
+    /// Every input's logical level from one poll's values (by table, then address); an input whose value is
+    /// missing is absent from the result.
+    public func inputLevels(_ values: [Table: [Int: Int]]) -> [String: Bool] {
+        var levels: [String: Bool] = [:]
+        for rule in inputs {
+            guard let value = values[rule.table]?[rule.address] else { continue }
+            let raw: Bool
+            switch rule.test {
+            case .bit: raw = value != 0
+            case .registerBit(let bit): raw = (value >> bit) & 1 == 1
+            case .above(let threshold): raw = value > threshold
+            case .below(let threshold): raw = value < threshold
+            }
+            levels[rule.input] = raw != rule.activeLow
+        }
+        return levels
+    }
+
+    /// Every output's logical level as the device reports it.
+    public func outputLevels(_ values: [Table: [Int: Int]]) -> [String: Bool] {
+        var levels: [String: Bool] = [:]
+        for rule in outputs {
+            guard let raw = rule.level(in: values[rule.readBack.table] ?? [:]) else { continue }
+            levels[rule.output] = raw != rule.activeLow
+        }
+        return levels
+    }
+}

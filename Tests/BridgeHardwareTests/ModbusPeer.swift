@@ -1,0 +1,111 @@
+import Foundation
+
+/// Tools/test-support/modbus_server.py (Debian's pymodbus, not our code) serving Modbus TCP on 127.0.0.1 or RTU
+/// on one end of a socat PTY pair, for the life of this object. A test that needs it and cannot start it fails.
+final class ModbusPeer: @unchecked Sendable {
+    enum Transport { case tcp, rtu }
+
+    /// The TCP port, or 0 over RTU.
+    let port: Int
+    /// The device the agent's side opens over RTU (the other end of the PTY pair).
+    let device: String
+    private let process: Process
+    private let input: FileHandle
+    private let output: FileHandle
+    private var socat: Process?
+    private var buffer: [UInt8] = []
+
+    init(_ transport: Transport, units: [Int] = [1]) throws {
+        var folder = ""
+        var socat: Process?
+        var arguments = [Self.supportFile("modbus_server.py"), "--units", units.map(String.init).joined(separator: ",")]
+        if transport == .rtu {
+            folder = NSTemporaryDirectory() + "chekt-modbus-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let pair = Process()
+            pair.executableURL = URL(fileURLWithPath: "/usr/bin/socat")
+            pair.arguments = ["pty,raw,echo=0,link=\(folder)/agent", "pty,raw,echo=0,link=\(folder)/server"]
+            try pair.run()
+            for _ in 0..<100 where !FileManager.default.fileExists(atPath: folder + "/server") { usleep(20_000) }
+            guard FileManager.default.fileExists(atPath: folder + "/server") else {
+                pair.terminate()
+                throw PeerError("socat did not make the PTY pair (is socat installed? Tools/setup installs it)")
+            }
+            socat = pair
+            arguments += ["--rtu", folder + "/server"]
+        } else {
+            arguments += ["--tcp", "0"]
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")  // Debian's, where python3-pymodbus is
+        process.arguments = arguments
+        let stdin = Pipe(), stdout = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        try process.run()
+        self.process = process
+        self.input = stdin.fileHandleForWriting
+        self.output = stdout.fileHandleForReading
+        self.socat = socat
+        self.device = folder.isEmpty ? "" : folder + "/agent"
+        var line = ""
+        do { line = try Self.readLine(output, &buffer) } catch {}
+        guard line.hasPrefix("READY ") else {
+            kill(process.processIdentifier, SIGKILL)
+            socat?.terminate()
+            throw PeerError("modbus_server.py did not start (said \"\(line)\"): is python3-pymodbus installed? Tools/setup installs it")
+        }
+        port = transport == .tcp ? Int(line.dropFirst(6)) ?? 0 : 0
+    }
+
+    deinit { stop() }
+
+    /// Stops the server (as a module losing power); the PTY pair stays.
+    func stop() {
+        try? input.close()
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        if let socat { kill(socat.processIdentifier, SIGKILL); socat.waitUntilExit(); self.socat = nil }
+    }
+
+    /// Sends one command (see the script's header) and returns its answer line.
+    @discardableResult
+    func command(_ text: String) throws -> String {
+        try input.write(contentsOf: Data((text + "\n").utf8))
+        return try Self.readLine(output, &buffer)
+    }
+
+    func set(unit: Int = 1, _ table: String, _ address: Int, _ value: Int) throws {
+        let answer = try command("set \(unit) \(table) \(address) \(value)")
+        guard answer == "ok" else { throw PeerError("set: \(answer)") }
+    }
+
+    func get(unit: Int = 1, _ table: String, _ address: Int) throws -> Int {
+        let answer = try command("get \(unit) \(table) \(address)")
+        guard let value = Int(answer) else { throw PeerError("get: \(answer)") }
+        return value
+    }
+
+    private static func readLine(_ handle: FileHandle, _ buffer: inout [UInt8]) throws -> String {
+        while true {
+            if let nl = buffer.firstIndex(of: 10) {
+                let line = String(decoding: buffer[..<nl], as: UTF8.self)
+                buffer.removeSubrange(...nl)
+                return line
+            }
+            let chunk = handle.availableData
+            if chunk.isEmpty { throw PeerError("modbus_server.py closed its output") }
+            buffer += chunk
+        }
+    }
+
+    static func supportFile(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Tools/test-support/\(name)").path
+    }
+
+    struct PeerError: Error, CustomStringConvertible {
+        var description: String
+        init(_ d: String) { description = d }
+    }
+}
