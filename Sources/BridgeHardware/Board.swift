@@ -28,6 +28,14 @@ public protocol Board: AnyObject, Sendable {
 
     /// Releases every line and connection; the stream finishes.
     func close()
+
+    /// What the backend knows of each supervised device beyond online/offline, by device id, for `status`
+    /// (a Modbus device's counters, last error, round-trip time). Empty by default.
+    func diagnostics() -> [String: JSONObject]
+}
+
+extension Board {
+    public func diagnostics() -> [String: JSONObject] { [:] }
 }
 
 /// A hardware failure a technician can act on.

@@ -62,8 +62,18 @@ extension CLI {
         }, style: { r, c, cell in c == 3 && relays[r]["on"]?.boolValue == true ? Output.green(cell) : cell }))
         let devices = s["devices"]?.arrayValue ?? []
         if !devices.isEmpty {
-            parts.append("\n" + Output.table(["DEVICE", "KIND", "ADDRESS", "ONLINE", "LAST SEEN"], devices.map { d in
-                [d["id"]?.cell ?? "", d["kind"]?.cell ?? "", d["address"]?.cell ?? "", d["online"]?.cell ?? "", d["last_seen"]?.cell ?? "-"]
+            // A real Modbus device also shows its counters: transactions / timeouts / CRC errors / exceptions, the last
+            // round trip and the last error (docs/hardware.md says what each means).
+            let withDiagnostics = devices.contains { $0["diagnostics"] != nil }
+            var header = ["DEVICE", "KIND", "ADDRESS", "ONLINE", "LAST SEEN"]
+            if withDiagnostics { header += ["TX", "TIMEOUTS", "CRC", "EXC", "RTT MS", "LAST ERROR"] }
+            parts.append("\n" + Output.table(header, devices.map { d in
+                var row = [d["id"]?.cell ?? "", d["kind"]?.cell ?? "", d["address"]?.cell ?? "", d["online"]?.cell ?? "", d["last_seen"]?.cell ?? "-"]
+                if withDiagnostics {
+                    let x = d["diagnostics"]
+                    row += ["transactions", "timeouts", "crc_errors", "exceptions", "round_trip_ms", "last_error"].map { x?[$0]?.cell ?? "-" }
+                }
+                return row
             }, style: { r, c, cell in c == 3 && devices[r]["online"]?.boolValue != true ? Output.red(cell) : cell }))
         }
         // behaviour.md: every input's current level and last-change time are visible in status.

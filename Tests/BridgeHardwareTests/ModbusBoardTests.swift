@@ -84,7 +84,7 @@ import Testing
         // The device "reboots" with its coil on: the agent holds it off and drives it again.
         try peer.set("co", 0, 1)
         #expect(try eventually { try peer.get("co", 0) == 0 })
-        #expect(board.deviceDiagnostics()["io"]?["output_mismatches"]?.intValue ?? 0 >= 1)
+        #expect(board.diagnostics()["io"]?["output_mismatches"]?.intValue ?? 0 >= 1)
         board.close()
         #expect(recorder.wait(seconds: 0) { _ in false } == nil)
     }
@@ -108,7 +108,7 @@ import Testing
         #expect(recorder.wait(after: mark) { $0 == .device(id: "io", outcome: .ok) } != nil)
         // Back: driven to the level asked for while it was away (off).
         #expect(try eventually { try peer.get("co", 0) == 0 })
-        let stats = board.deviceDiagnostics()["io"] ?? [:]
+        let stats = board.diagnostics()["io"] ?? [:]
         #expect((stats["timeouts"]?.intValue ?? 0) >= 3, "\(stats)")
         board.close()
     }

@@ -408,6 +408,16 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
             "config": .string(options.configPath), "state_dir": .string(options.stateDir),
         ]
         report["inputs"] = .array(inputsReport(now: t))
+        // What the backend knows of each device beyond online/offline (a Modbus device's counters, last error and
+        // round-trip time), under the device's entry: status only, not the platform's snapshot.
+        let diagnostics = board.diagnostics()
+        if !diagnostics.isEmpty, case .array(let devices)? = report["devices"] {
+            report["devices"] = .array(devices.map { entry in
+                guard case .object(var device) = entry, case .string(let id)? = device["id"], let extra = diagnostics[id] else { return entry }
+                device["diagnostics"] = .object(extra)
+                return .object(device)
+            })
+        }
         // `applied`: false while the wanted level of the relay's output waits for its device to answer.
         if case .array(let relays)? = report["relays"] {
             report["relays"] = .array(relays.map { entry in

@@ -50,7 +50,7 @@ public final class ModbusBoard: Board {
     }
 
     /// Each device's counters and last results (for `status`), by device id.
-    public func deviceDiagnostics() -> [String: JSONObject] {
+    public func diagnostics() -> [String: JSONObject] {
         var all: [String: JSONObject] = [:]
         for bus in buses {
             for (device, s) in bus.statistics() {
