@@ -3,7 +3,7 @@ import Testing
 @testable import BridgeHardware
 
 /// The contract every board backend keeps, run against each backend this machine can offer.
-/// (The simulated board always; the libgpiod and libmodbus backends join this suite when they land.)
+/// (The simulated board here; BackendContractTests runs the behaviours every backend shares against each.)
 @Suite struct BoardContractTests {
     static let profile = BoardProfile(
         name: "contract",
