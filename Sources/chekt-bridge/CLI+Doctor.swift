@@ -46,9 +46,11 @@ extension CLI {
         }
 
         // The running agent
+        var agentStatus: JSONValue?
         do {
             let client = try ControlClient(path: socket)
             if let answer = client.call(["op": "status"]), answer["ok"] == true {
+                agentStatus = answer["status"]
                 let agent = answer["status"]?["agent"]
                 report("OK", "agent", "answering on \(socket): version \(agent?["version"]?.cell ?? "?"), up \(agent?["uptime_s"]?.cell ?? "?") s\(agent?["simulated"] == true ? ", simulated" : "")")
             } else {
@@ -84,12 +86,42 @@ extension CLI {
                     if access(device, F_OK) != 0 {
                         report("FAIL", "modbus bus \(bus.id)", "\(device): \(Posix.describe(errno)); is the RS-485 adapter plugged in, and udev/99-chekt-bridge.rules installed?")
                     } else if access(device, R_OK | W_OK) != 0 {
-                        report("FAIL", "modbus bus \(bus.id)", "\(device) is not readable and writable by uid \(getuid())")
+                        var st = stat()
+                        stat(device, &st)
+                        let group = EtcGroup.name(of: st.st_gid).map { " (group \($0))" } ?? ""
+                        report("FAIL", "modbus bus \(bus.id)", "\(device)\(group) is not readable and writable by uid \(getuid()); "
+                               + "install udev/99-chekt-bridge.rules (group chekt-bridge), or add the user to the device's group")
                     } else {
                         report("OK", "modbus bus \(bus.id)", "\(device) \(baud) \(dataBits)\(parity.rawValue.prefix(1).uppercased())\(stopBits)")
                     }
                 case .tcp(let host, let port):
                     report("OK", "modbus bus \(bus.id)", "TCP \(host):\(port) (reachability is supervised by the agent: see status)")
+                }
+            }
+        }
+
+        // Modbus devices: as the running agent sees them (it holds the buses), else asked once directly.
+        if let site {
+            let seen = (agentStatus?["devices"]?.arrayValue ?? []).reduce(into: [String: JSONValue]()) { $0[$1["id"]?.stringValue ?? ""] = $1 }
+            for device in site.board.modbusDevices {
+                let name = "modbus device \(device.id)"
+                let fix = "check its power, the A/B wiring and termination, unit \(device.unit) and the bus settings in the board profile"
+                if let entry = seen[device.id] {
+                    let lastError = entry["diagnostics"]?["last_error"]?.stringValue
+                    if entry["online"]?.boolValue == true {
+                        let rtt = entry["diagnostics"]?["round_trip_ms"]?.cell
+                        report("OK", name, "online (as the agent sees it)" + (rtt.map { ", last round trip \($0) ms" } ?? ""))
+                    } else {
+                        report("FAIL", name, "offline (as the agent sees it)" + (lastError.map { ": \($0)" } ?? "") + "; \(fix)")
+                    }
+                } else if agentStatus == nil {
+                    switch ModbusProbe.probe(device, profile: site.board) {
+                    case .success(let ms): report("OK", name, "answered in \(String(format3(ms))) ms")
+                    case .failure(let failure):
+                        report("FAIL", name, "\(failure.reason); " + (failure.isLink ? "its bus could not be opened: check the adapter or gateway (docs/hardware.md, \"Device states and errors\")" : fix))
+                    }
+                } else {
+                    report("WARN", name, "the running agent does not report it (is it running another config?)")
                 }
             }
         }
@@ -156,4 +188,10 @@ extension CLI {
         guard issues.count > shown else { return text }
         return text + "; and \(issues.count - shown) more (chekt-bridge config validate \(path) lists them all)"
     }
+}
+
+/// A number of milliseconds with at most 3 decimals.
+private func format3(_ ms: Double) -> String {
+    let rounded = (ms * 1000).rounded() / 1000
+    return String(rounded)
 }

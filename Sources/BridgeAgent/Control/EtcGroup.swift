@@ -2,14 +2,14 @@ import Glibc
 
 /// Local groups, read from /etc/group (where `adduser --system` puts service groups). Not `getgrnam`/`getgrgid`:
 /// NSS would load libnss_systemd and its libraries into the agent for one lookup (~0.4 MB resident).
-enum EtcGroup {
+public enum EtcGroup {
     /// The gid of the group called `name`.
-    static func id(named name: String) -> gid_t? {
+    public static func id(named name: String) -> gid_t? {
         firstLine { fields in fields[0] == name ? UInt32(fields[2]) : nil }
     }
 
     /// The name of the group `gid`.
-    static func name(of gid: gid_t) -> String? {
+    public static func name(of gid: gid_t) -> String? {
         firstLine { fields in UInt32(fields[2]) == gid ? String(fields[0]) : nil }
     }
 
