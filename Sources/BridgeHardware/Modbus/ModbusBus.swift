@@ -128,6 +128,7 @@ final class ModbusBus: @unchecked Sendable {
         var nextPollNs = [UInt64](repeating: Self.nowNs(), count: devices.count)
         var seen: [String: [String: Bool]] = [:]  // the input levels last reported, by device
         var failures: [String: Int] = [:]
+        var warnedMode = false
 
         /// An open connection, or the failure that keeps the bus closed (tried again after the back-off).
         func link() -> Result<ModbusConnection, ModbusFailure> {
@@ -138,7 +139,7 @@ final class ModbusBus: @unchecked Sendable {
                 if let connection { c = connection } else { c = try ModbusConnection(bus: spec) }
                 connection = c
                 let mode = try c.open()
-                if let note = mode.note { Log.warning(note) }
+                if let note = mode.note, !warnedMode { Log.warning(note); warnedMode = true }  // once, not at every reopen
                 if linkFailure != nil { Log.info("bus \(spec.id): open again") }
                 linkFailure = nil
                 backoffMs = 500
