@@ -1,3 +1,4 @@
+import BridgeCore
 import Glibc
 
 /// Whole-file replacement that survives a crash at any point: readers see the old file or
@@ -33,21 +34,38 @@ public enum AtomicFile {
         try Syscall.fsyncDirectory(directory)
     }
 
-    /// The whole file, or nil when it does not exist.
-    public static func read(_ path: String) throws(StoreError) -> [UInt8]? {
-        guard let fd = try Syscall.openIfExists(path, O_RDONLY) else { return nil }
-        defer { Syscall.close(fd) }
-        var out: [UInt8] = []
-        let size = try Syscall.fileSize(fd, path: path)
-        var offset = 0
-        // Read to end of file rather than trusting the size: a file may have grown meanwhile.
-        while true {
-            let chunk = try Syscall.pread(fd, count: max(size - offset, 64 * 1024), at: offset, path: path)
-            if chunk.isEmpty { break }
-            out += chunk
-            offset += chunk.count
+    /// The whole file, or nil when it does not exist; at most `limit` bytes, and only a regular file.
+    ///
+    /// Every file of the state folder is input from outside (a power cut, a bad SD card or a person can leave
+    /// anything there), so this reads through `SmallFile.read`: opened `O_NONBLOCK | O_CLOEXEC`, a FIFO, device,
+    /// folder or socket is refused at once (`.notRegularFile`) instead of blocking or reading for ever, and a file
+    /// over `limit` is refused (`.tooLarge`) before anything is allocated for it. Callers choose what a refused
+    /// file means (the snapshot and the delivery mark are set aside and reported).
+    public static func read(_ path: String, limit: Int) throws(StoreError) -> [UInt8]? {
+        // What is plainly no regular file is not even opened (opening /dev/watchdog starts the watchdog);
+        // SmallFile checks the descriptor it reads again, so a file swapped in meanwhile is refused too.
+        var st = stat()
+        if stat(path, &st) == 0, st.st_mode & S_IFMT != S_IFREG {
+            throw StoreError(code: .notRegularFile, path: path, operation: "read",
+                             message: "it is not a regular file (it is \(Syscall.fileKind(st.st_mode))); the agent only reads files it wrote there")
         }
-        return out
+        switch SmallFile.read(path, limit: limit) {
+        case .success(let file):
+            return file.bytes
+        case .failure(let failure):
+            switch failure.problem {
+            case .system(ENOENT):
+                return nil
+            case .system(let e):
+                throw Errno(e).error("read", path)
+            case .notRegular:
+                throw StoreError(code: .notRegularFile, path: path, operation: "read",
+                                 message: "it \(failure.reason); the agent only reads files it wrote there")
+            case .tooLarge:
+                throw StoreError(code: .tooLarge, path: path, operation: "read",
+                                 message: "it \(failure.reason): no file the agent writes there is that large")
+            }
+        }
     }
 
     /// Renames `path` to `<path>.corrupt-<epoch ms>` (a free name) so nothing is overwritten; returns the new path.
@@ -76,7 +94,13 @@ public enum AtomicFile {
         let directory = Syscall.parentDirectory(of: path)
         let prefix = Syscall.baseName(of: path) + ".tmp-"
         for name in try Syscall.listDirectory(directory) where name.hasPrefix(prefix) {
-            try Syscall.unlinkIfPresent(directory + "/" + name)
+            do throws(StoreError) {
+                try Syscall.unlinkIfPresent(directory + "/" + name)
+            } catch {
+                // A folder of that name is none of ours (temporaries are files with a random name, created O_EXCL):
+                // it is in nobody's way, and failing here would make the snapshot or the journal unusable.
+                guard error.errno == EISDIR else { throw error }
+            }
         }
     }
 }

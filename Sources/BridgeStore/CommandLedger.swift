@@ -40,16 +40,42 @@ public final class CommandLedger {
     /// What opening found wrong (damaged bytes, records dropped), one line each, for the log.
     public private(set) var problems: [String] = []
 
+    /// The times an entry may carry (epoch ms, years 0000-9999, as `Timestamp` shows them): what the agent writes
+    /// (`now` is clamped to them). An entry outside was not written by the agent, and its age would overflow.
+    public static let validTimes: ClosedRange<Int64> = -62_167_219_200_000...253_402_300_799_999
+
+    /// How much of the file opening reads: its last 32 MiB, the newest entries (a ledger is rewritten once it
+    /// passes 1 MiB and twice its size after the last rewrite; 32 MiB is some 100,000 commands in the 7 days kept).
+    /// Memory is then bounded by what those bytes can name, about 2 bytes per byte at worst.
+    public static let readLimitBytes = 32 << 20
+
     /// Opens `<directory>/commands.ledger`, creating it if needed.
     public init(directory: String, now: Int64) throws(StoreError) {
-        let (log, records) = try RecordLog.open(path: directory + "/commands.ledger", kind: .ledger)
-        self.log = log
         let decoder = JSONDecoder()
-        for (payload, location) in records {
-            guard let entry = try? decoder.decode(Entry.self, from: Data(payload)) else { continue }
+        var slots: [String: Slot] = [:]
+        var undecodable = 0, outOfRange = 0
+        var examples: [String] = []
+        let path = directory + "/commands.ledger"
+        log = try RecordLog.open(path: path, kind: .ledger, readLimit: Self.readLimitBytes) { payload, location in
+            guard let entry = try? decoder.decode(Entry.self, from: Data(payload)) else {
+                undecodable += 1
+                return
+            }
+            guard Self.validTimes.contains(entry.at) else {
+                outOfRange += 1
+                if examples.count < 5 { examples.append("\(entry.id.prefix(64).debugDescription) at \(entry.at)") }
+                return
+            }
             slots[entry.id] = Slot(at: entry.at, answered: entry.result != nil, record: location)
         }
+        self.slots = slots
         problems = log.problems
+        if undecodable > 0 {
+            problems.append("\(path): \(undecodable) record(s) verified but are not ledger entries; skipped")
+        }
+        if outOfRange > 0 {
+            problems.append("\(path): \(outOfRange) entries with an impossible time (outside years 0000-9999) dropped, e.g. \(examples.joined(separator: ", "))")
+        }
         if compactionDue, let dropped = try? compact(now: now) { problems += dropped }  // a failed one only leaves a larger file
     }
 
@@ -74,12 +100,20 @@ public final class CommandLedger {
 
     /// Records that `id` is about to be executed. Durable on return.
     public func recordReceived(_ id: String, now: Int64) throws(StoreError) {
-        try write(Entry(id: id, at: now, result: nil))
+        try write(Entry(id: id, at: Self.clamped(now), result: nil))
     }
 
     /// Records the result of `id`. Durable on return.
     public func recordResult(_ id: String, result: JSONObject, now: Int64) throws(StoreError) {
-        try write(Entry(id: id, at: now, result: result))
+        try write(Entry(id: id, at: Self.clamped(now), result: result))
+    }
+
+    private static func clamped(_ time: Int64) -> Int64 { min(max(time, validTimes.lowerBound), validTimes.upperBound) }
+
+    /// True when an entry written at `at` is past the retention at `now`; no overflow, whatever the two are.
+    static func expired(at: Int64, now: Int64) -> Bool {
+        let (age, overflow) = now.subtractingReportingOverflow(at)
+        return overflow ? now > at : age >= retentionMs
     }
 
     private func write(_ entry: Entry) throws(StoreError) {
@@ -110,7 +144,7 @@ public final class CommandLedger {
     /// file would leave it out; what was dropped so is returned, one line each, for the log.
     @discardableResult
     public func compact(now: Int64) throws(StoreError) -> [String] {
-        let kept = slots.filter { !$0.value.answered || now - $0.value.at < Self.retentionMs }.sorted { $0.value.at < $1.value.at }
+        let kept = slots.filter { !$0.value.answered || !Self.expired(at: $0.value.at, now: now) }.sorted { $0.value.at < $1.value.at }
         var survivors: [(id: String, slot: Slot)] = [], payloads: [[UInt8]] = [], problems: [String] = []
         for (id, slot) in kept {
             do {
@@ -142,9 +176,10 @@ public final class DeadLetterFile {
     public var path: String { log.path }
 
     public init(directory: String) throws(StoreError) {
-        let (log, payloads) = try RecordLog.open(path: directory + "/dead-letter.log", kind: .deadLetter)
-        self.log = log
-        count = payloads.count
+        // Only counted: the records stay on disk (the file is never trimmed, so it is not held in memory).
+        var count = 0
+        log = try RecordLog.open(path: directory + "/dead-letter.log", kind: .deadLetter) { _, _ in count += 1 }
+        self.count = count
     }
 
     /// Appends `{"event": ..., "code": ..., "message": ..., "at": ...}`. Durable on return.

@@ -11,7 +11,8 @@
 /// 20     n    payload
 /// ```
 /// The checksum covers kind, length and seq as well as the payload, so a flipped bit
-/// anywhere in a record is caught, and a reader never trusts an unverified length.
+/// anywhere in a record is caught, and a reader never trusts an unverified length. A verified
+/// record whose seq is outside `seqRange(of:)` is refused like a damaged one.
 enum Frame {
     static let magic: (UInt8, UInt8, UInt8) = (0xFF, 0x43, 0x42)
     static let headerSize = 20
@@ -28,6 +29,23 @@ enum Frame {
     static let maxEventPayload = 256 * 1024 - 64
     /// The largest payload of a single-record file (delivery mark, snapshot).
     static let maxFilePayload = 16 * 1024 * 1024
+    /// The largest single-record file: `AtomicFile.read` refuses a larger snapshot or delivery mark before reading it.
+    static let maxFileSize = headerSize + maxFilePayload
+
+    /// The seq ceiling, 2^53: no event, floor or delivery mark is above it. A real bridge never gets near it
+    /// (2^53 events at 1,000 a second take 285,000 years); a record above it was written by something else (a
+    /// person, a damaged medium that happened to verify), and counting on from there would overflow Int64.
+    static let maxSeq: Int64 = 1 << 53
+
+    /// The seqs a record of `kind` may carry; nil when its seq field is not a seq (the snapshot's format version,
+    /// unused in `RecordLog` files) and is never used in arithmetic.
+    static func seqRange(of kind: Kind) -> ClosedRange<Int64>? {
+        switch kind {
+        case .event: return 1...maxSeq
+        case .header, .seqFloor, .delivered: return 0...maxSeq
+        case .snapshot, .ledger, .deadLetter: return nil
+        }
+    }
 
     /// The smallest event frame there can be (empty type and data): used to bound how many
     /// records a corrupt tail of n bytes could have held. `FrameTests` checks it against
@@ -79,7 +97,7 @@ enum Frame {
             return .bad("unknown record kind 0x" + String(raw[3], radix: 16))
         }
         guard n >= headerSize else { return .needs(total: headerSize) }
-        let kind = Kind(rawValue: raw[3])!
+        guard let kind = Kind(rawValue: raw[3]) else { return .bad("unknown record kind 0x" + String(raw[3], radix: 16)) }
         let length = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
         guard length <= maxPayload else { return .bad("impossible length \(length)") }
         guard n >= headerSize + length else { return .needs(total: headerSize + length) }
@@ -88,6 +106,10 @@ enum Frame {
         let computed = ~CRC32C.update(CRC32C.update(0xFFFF_FFFF, UnsafeRawBufferPointer(rebasing: raw[3..<16])),
                                       UnsafeRawBufferPointer(rebasing: raw[headerSize..<(headerSize + length)]))
         guard stored == computed else { return .bad("checksum mismatch") }
+        // Checked here, so that every reader (recovery, reads, compaction, resynchronisation) refuses it alike.
+        if let range = seqRange(of: kind), !range.contains(seq) {
+            return .bad("seq \(seq) out of range (\(range.lowerBound)...2^53)")
+        }
         return .ok(kind: kind, seq: seq, length: length)
     }
 

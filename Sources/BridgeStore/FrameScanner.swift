@@ -114,7 +114,16 @@ struct FrameScanner {
                 }
                 return nil
             }
-            guard let h = hit else { q += available; continue }
+            guard let h = hit else {
+                q += available
+                // A hole (a sparse file: a hand-made one, or a size set past the data) reads as zeros, where no
+                // record starts: jump over it rather than reading it, so a 64 GB hole costs a seek, not minutes.
+                if q < end, q >= windowStart + window.count {
+                    guard let data = Syscall.nextData(file.fd, from: q), data < end else { return end }
+                    q = Swift.max(q, data)
+                }
+                continue
+            }
             let candidate = q + h
             if case .ok = try check(at: candidate) { return candidate }
             q = candidate + 1

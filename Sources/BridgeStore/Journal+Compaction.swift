@@ -106,10 +106,13 @@ extension Journal {
                 return CompactionSummary(bytesBefore: snapshotEnd, bytesAfter: snapshotEnd, retired: 0, zonePairs: 0,
                                          droppedZoneEvents: 0, droppedOther: 0, overBound: true)
             }
-            let droppedAfter = droppedBefore + Int64(plan.droppedZoneEvents + plan.droppedOther)
+            // Recovery keeps the count in 0...maxSeq; saturating all the same, so no count can trap.
+            let droppedAfter = Journal.saturatingAdd(droppedBefore, Int64(plan.droppedZoneEvents + plan.droppedOther))
             let header = Journal.headerRecord(floor: floor, dropped: droppedAfter)
 
-            newFD = try Syscall.open(compactionPath, O_RDWR | O_CREAT | O_TRUNC)
+            // A new file, never one found there (O_EXCL does not follow a symlink left in its place).
+            try Syscall.unlinkIfPresent(compactionPath)
+            newFD = try Syscall.open(compactionPath, O_RDWR | O_CREAT | O_EXCL)
             var writer = BufferedWriter(fd: newFD, path: compactionPath)
             try writer.write(header[...])
             var index = SparseIndex()

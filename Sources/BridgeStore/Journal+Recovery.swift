@@ -26,15 +26,24 @@ extension Journal {
     /// repairs what it must. Damage is reported, never thrown: only I/O failures throw.
     static func recover(journalPath: String, deliveredPath: String, compactionPath: String,
                         directory: String) throws(StoreError) -> Recovered {
+        var report = RecoveryReport()
         // A compaction interrupted by a crash leaves its temporary file; the journal itself is intact.
-        try Syscall.unlinkIfPresent(compactionPath)
+        do throws(StoreError) {
+            try Syscall.unlinkIfPresent(compactionPath)
+        } catch {
+            // A folder there (unlink refuses it) would make every compaction fail: move it out of the way.
+            guard error.errno == EISDIR else { throw error }
+            let aside = try AtomicFile.setAside(compactionPath)
+            report.notes.append("\(compactionPath) was a folder, in the way of compaction: it was moved to \(aside)")
+        }
         try AtomicFile.removeStaleTemporaries(for: deliveredPath)
 
-        var report = RecoveryReport()
         let (deliveredThrough, deliveredNote) = try readDeliveryMark(deliveredPath)
         if let deliveredNote { report.notes.append(deliveredNote) }
 
-        let fd = try Syscall.open(journalPath, O_RDWR | O_CREAT, operation: "open journal")
+        // A FIFO, a device or a symlink to one where the journal should be is set aside, never read or written.
+        let (fd, notRegular) = try Syscall.openRegularSettingAside(journalPath, O_RDWR | O_CREAT, operation: "open journal")
+        if let notRegular { report.notes.append(notRegular) }
         let file = OpenFile(fd: fd, path: journalPath)
         let size = try Syscall.fileSize(fd, path: journalPath)
 
@@ -67,31 +76,36 @@ extension Journal {
                     sawHeader = true
                     headerFloor = seq
                     dataStart = frameSize
-                    if let n = payload.flatMap({ try? JSONValue.decode($0) })?["dropped"]?.intValue {
+                    // The count is only ever raised by compaction, by at most the events it drops (each had a
+                    // seq), so it cannot be above the seq ceiling; a larger one would overflow when added to.
+                    switch payload.flatMap({ try? JSONValue.decode($0) })?["dropped"]?.intValue {
+                    case let n? where (0...Frame.maxSeq).contains(n):
                         dropped = n
-                    } else {
+                    case let n?:
+                        report.notes.append("\(journalPath): the journal header is unreadable (a dropped count of \(n), outside 0...2^53): the count of dropped events restarts at 0")
+                    case nil:
                         report.notes.append("\(journalPath): the journal header is unreadable: the count of dropped events restarts at 0")
                     }
                 } else {
-                    report.damaged.append(DamagedRegion(path: journalPath, offset: offset, length: frameSize,
-                                                        reason: "a journal header record in the middle of the file"))
+                    report.addDamage(DamagedRegion(path: journalPath, offset: offset, length: frameSize,
+                                                   reason: "a journal header record in the middle of the file"))
                 }
             case .record(.seqFloor, let seq, _, _, _):
                 highest = max(highest, seq)
             case .record(.event, let seq, let offset, let frameSize, _):
                 if seq <= highest {
-                    report.damaged.append(DamagedRegion(path: journalPath, offset: offset, length: frameSize,
-                                                        reason: "seq \(seq) out of order (after \(highest))"))
+                    report.addDamage(DamagedRegion(path: journalPath, offset: offset, length: frameSize,
+                                                   reason: "seq \(seq) out of order (after \(highest))"))
                 } else {
                     index.add(seq: seq, offset: offset)
                     highest = seq
                 }
             case .record(let kind, _, let offset, let frameSize, _):
-                report.damaged.append(DamagedRegion(path: journalPath, offset: offset, length: frameSize,
-                                                    reason: "a '\(Character(Unicode.Scalar(kind.rawValue)))' record does not belong in a journal"))
+                report.addDamage(DamagedRegion(path: journalPath, offset: offset, length: frameSize,
+                                               reason: "a '\(Character(Unicode.Scalar(kind.rawValue)))' record does not belong in a journal"))
             case .damaged(let offset, let length, let reason):
                 let region = DamagedRegion(path: journalPath, offset: offset, length: length, reason: reason)
-                report.damaged.append(region)
+                report.addDamage(region)
                 lastItemDamaged = region
             }
         }
@@ -101,12 +115,16 @@ extension Journal {
         }
 
         var endOffset = size
+        // Every one is in 0...maxSeq (Frame.check refuses records outside it).
         var lastSeq = max(headerFloor, highest, deliveredThrough)
         if let tail = lastItemDamaged {
+            report.listLast(tail)
             // The records in the damaged tail may have been durable and even delivered (the
             // damage could be later than the write). Number new events above any seq the
-            // tail could have held, so a seq is never given twice.
-            let floor = lastSeq + Int64((tail.length + Frame.minimumEventFrame - 1) / Frame.minimumEventFrame)
+            // tail could have held, so a seq is never given twice. At most the ceiling: a tail
+            // that large was never written by the agent, and appends then fail (they never trap).
+            let couldHold = Int64(tail.length / Frame.minimumEventFrame + (tail.length % Frame.minimumEventFrame == 0 ? 0 : 1))
+            let floor = Journal.saturatingAdd(lastSeq, couldHold)
             let aside = try keepAside(file: file, offset: tail.offset, length: tail.length, journalPath: journalPath,
                                       directory: directory)
             let marker: [UInt8]
@@ -133,35 +151,73 @@ extension Journal {
 
     /// Reads `<name>.delivered`; an unreadable one is set aside and counts as 0 (everything is
     /// offered again; the platform answers repeated ids as duplicates).
+    ///
+    /// Unreadable includes a mark that fails its check, one whose seq is outside 0...2^53 (`Frame.check`), a file
+    /// that is not a regular file (a FIFO would block the open, a symlink to /dev/zero would read for ever) or
+    /// is larger than any mark, and a read that fails: delivering again is always safe, refusing to start is not.
     static func readDeliveryMark(_ path: String) throws(StoreError) -> (Int64, String?) {
-        guard let bytes = try AtomicFile.read(path) else { return (0, nil) }
-        switch Frame.decodeSingle(bytes, kind: .delivered) {
-        case .success(let record) where record.seq >= 0:
-            return (record.seq, nil)
-        case .success(let record):
-            let aside = try AtomicFile.setAside(path)
-            return (0, "\(path): the delivery mark \(record.seq) is negative; kept as \(aside); every event in the journal will be offered to the platform again")
-        case .failure(let problem):
-            let aside = try AtomicFile.setAside(path)
-            return (0, "\(path): the delivery mark is unreadable (\(problem.reason)); kept as \(aside); every event in the journal will be offered to the platform again (the platform answers repeated ids as duplicates)")
+        let why: String
+        do throws(StoreError) {
+            guard let bytes = try AtomicFile.read(path, limit: Frame.maxFileSize) else { return (0, nil) }
+            switch Frame.decodeSingle(bytes, kind: .delivered) {
+            case .success(let record):
+                return (record.seq, nil)
+            case .failure(let problem):
+                why = problem.reason
+            }
+        } catch {
+            why = error.message
         }
+        let kept: String
+        do throws(StoreError) {
+            kept = "kept as " + (try AtomicFile.setAside(path))
+        } catch {
+            // Left in place: the next `markDelivered` replaces it (rename over it) or fails saying why.
+            kept = "it could not be set aside (\(error.message))"
+        }
+        return (0, "\(path): the delivery mark is unreadable (\(why)); \(kept); every event in the journal will be offered to the platform again (the platform answers repeated ids as duplicates)")
     }
 
     /// Copies `length` bytes at `offset` to `<journal>.corrupt-<epoch ms>`, durably; returns that path.
+    ///
+    /// Holes are not copied, only left as holes (the copy has the same length and reads the same): a journal
+    /// made sparse by hand (a size of 64 GB set with truncate) costs a few seeks here, not 64 GB of disk.
     static func keepAside(file: OpenFile, offset: Int, length: Int, journalPath: String,
                           directory: String) throws(StoreError) -> String {
         let path = AtomicFile.asidePath(for: journalPath)
         let out = try Syscall.open(path, O_WRONLY | O_CREAT | O_EXCL)
         defer { Syscall.close(out) }
-        var done = 0
-        while done < length {
-            let chunk = try Syscall.pread(file.fd, count: min(256 * 1024, length - done), at: offset + done, path: file.path)
-            if chunk.isEmpty { break }
-            try Syscall.pwriteAll(out, chunk, at: done, path: path)
-            done += chunk.count
+        let end = offset + length
+        var copiedEnd = end
+        var position = offset
+        while position < end {
+            // The next stretch of data: from the next data offset to the next hole (or all of it, where the
+            // file system cannot tell).
+            guard let dataStart = Syscall.nextData(file.fd, from: position), dataStart < end else { break }
+            let from = max(position, dataStart)
+            let to = min(end, Syscall.nextHole(file.fd, from: from) ?? end)
+            var done = from
+            while done < to {
+                let chunk = try Syscall.pread(file.fd, count: min(256 * 1024, to - done), at: done, path: file.path)
+                if chunk.isEmpty { break }
+                try Syscall.pwriteAll(out, chunk, at: done - offset, path: path)
+                done += chunk.count
+            }
+            if done < to {   // the file ended early
+                copiedEnd = done
+                break
+            }
+            position = max(to, from + 1)
         }
+        try Syscall.ftruncate(out, copiedEnd - offset, path: path)
         try Syscall.fsync(out, path: path)
         try Syscall.fsyncDirectory(directory)
         return path
+    }
+
+    /// `a + b` for counts and seqs read from disk: never past the seq ceiling, never a trap.
+    static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? Frame.maxSeq : 0) : min(max(sum, 0), Frame.maxSeq)
     }
 }

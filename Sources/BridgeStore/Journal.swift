@@ -30,6 +30,10 @@ public final class Journal: Sendable {
         case manual
     }
 
+    /// The seq ceiling, 2^53: no event, floor or delivery mark is above it (one read from disk above it is
+    /// damage, reported and skipped), and an append that would pass it fails (`.seqCeiling`).
+    public static let maxSeq: Int64 = Frame.maxSeq
+
     /// The folder holding the journal's files.
     public let directory: String
     /// The disk bound (`outbox.max_mb` in bytes): compaction keeps the journal file under it.
@@ -66,11 +70,13 @@ public final class Journal: Sendable {
         compactionQueue = DispatchQueue(label: "chekt-bridge.journal.compaction")
 
         try Syscall.makeDirectories(directory, mode: 0o750)
-        let lockFD = try Journal.takeLock(directory + "/" + name + ".lock")
+        let (lockFD, lockProblem) = try Journal.takeLock(directory + "/" + name + ".lock")
         do {
             let opened = try Journal.recover(journalPath: journalPath, deliveredPath: deliveredPath,
                                              compactionPath: compactionPath, directory: directory)
-            recovery = opened.report
+            var report = opened.report
+            if let lockProblem { report.notes.insert(lockProblem, at: 0) }
+            recovery = report
             var state = State(file: opened.file, lockFD: lockFD, dataStart: opened.dataStart,
                               endOffset: opened.endOffset, index: opened.index, lastSeq: opened.lastSeq,
                               dropped: opened.dropped, deliveredThrough: opened.deliveredThrough)
@@ -142,6 +148,13 @@ public final class Journal: Sendable {
             throw closedError("append")
         }
         let first = s.pointee.nextSeq
+        // Seqs end at the ceiling (Frame.maxSeq): only a seq, mark or floor left by something else can bring the
+        // journal near it, and then appends fail here instead of trapping on Int64 overflow.
+        guard first <= Frame.maxSeq, Int64(prepared.count) <= Frame.maxSeq - first + 1 else {
+            g.unlock()
+            throw StoreError(code: .seqCeiling, path: journalPath, operation: "append",
+                             message: "no seq left for \(prepared.count) event(s): the last seq given is \(first - 1), and seqs end at 2^53 (\(Frame.maxSeq)), which no real bridge reaches; a record, floor or delivery mark with an impossible seq was left in \(directory) (see the journal's start-up warnings); the events were not recorded")
+        }
         s.pointee.nextSeq += Int64(prepared.count)
         for (i, p) in prepared.enumerated() {
             s.pointee.queueFrames.append(QueuedFrame(seq: first + Int64(i), at: s.pointee.queue.count))
@@ -337,10 +350,12 @@ public final class Journal: Sendable {
     // MARK: Internals
 
     /// Takes the journal's lock file (`flock`, non-blocking).
-    private static func takeLock(_ path: String) throws(StoreError) -> Int32 {
-        let fd = try Syscall.open(path, O_RDWR | O_CREAT)
+    /// Returns the descriptor and, when something that is not a regular file was set aside to make it, a line for the log.
+    private static func takeLock(_ path: String) throws(StoreError) -> (fd: Int32, problem: String?) {
+        // Never opens a device: a symlink to /dev/watchdog there would start the watchdog.
+        let (fd, problem) = try Syscall.openRegularSettingAside(path, O_RDWR | O_CREAT)
         switch Syscall.retrying({ flock(fd, LOCK_EX | LOCK_NB) }) {
-        case .success: return fd
+        case .success: return (fd, problem)
         case .failure(let e):
             Syscall.close(fd)
             if e.code == EWOULDBLOCK {
@@ -425,7 +440,8 @@ struct State {
     init(file: OpenFile, lockFD: Int32, dataStart: Int, endOffset: Int, index: SparseIndex, lastSeq: Int64,
          dropped: Int64, deliveredThrough: Int64) {
         self.file = file; self.lockFD = lockFD; self.dataStart = dataStart; self.endOffset = endOffset
-        self.index = index; self.lastSeq = lastSeq; self.nextSeq = lastSeq + 1; self.dropped = dropped
+        // Recovery gives lastSeq <= Frame.maxSeq; the next one may be one past it (then appends are refused).
+        self.index = index; self.lastSeq = lastSeq; self.nextSeq = min(lastSeq, Frame.maxSeq) + 1; self.dropped = dropped
         self.deliveredThrough = deliveredThrough
     }
 }

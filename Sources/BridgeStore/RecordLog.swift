@@ -27,37 +27,69 @@ public final class RecordLog {
 
     deinit { Syscall.close(fd) }
 
-    /// Opens or creates the log; returns it with the payloads of its verified records and where each is, oldest first.
-    static func open(path: String, kind: Frame.Kind) throws(StoreError) -> (RecordLog, [(payload: [UInt8], location: Location)]) {
+    /// Opens or creates the log and hands `each` the payload of every verified record of its kind, and where it
+    /// is, oldest first; the payload is only valid during the call.
+    ///
+    /// Memory stays bounded whatever the file holds: records are read through `FrameScanner`'s window and handed
+    /// over one at a time (the owner keeps what it needs), at most `maxListedProblems` damaged regions are listed,
+    /// and with `readLimit` only the file's last `readLimit` bytes are read (records are appended oldest first, so
+    /// those are the newest), reported. A FIFO, a device or a symlink to one where the file should be is set
+    /// aside unread and a new file started, reported.
+    static func open(path: String, kind: Frame.Kind, readLimit: Int? = nil,
+                     _ each: (ArraySlice<UInt8>, Location) -> Void) throws(StoreError) -> RecordLog {
         let existed = Syscall.exists(path)
-        let fd = try Syscall.open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o640)
-        if !existed { try Syscall.fsyncDirectory(Syscall.parentDirectory(of: path)) }
-        let file = OpenFile(fd: Glibc.dup(fd), path: path)
-        let end = try Syscall.fileSize(fd, path: path)
-        var scanner = FrameScanner(file: file, from: 0, to: end, maxPayload: Frame.maxFilePayload, payloadKinds: [kind])
-        var payloads: [(payload: [UInt8], location: Location)] = []
-        var problems: [String] = []
-        var goodEnd = 0
-        while let item = try scanner.next() {
-            switch item {
-            case .record(let k, _, let offset, let size, let payload):
-                if k == kind, let payload { payloads.append((Array(payload), Location(offset: offset, size: size))) }
-                goodEnd = offset + size
-            case .damaged(let offset, let length, let reason):
-                problems.append("\(path): \(length) damaged byte(s) at offset \(offset) skipped (\(reason))")
+        let (fd, setAside) = try Syscall.openRegularSettingAside(path, O_RDWR | O_CREAT, mode: 0o640)
+        var problems: [String] = setAside.map { [$0] } ?? []
+        do throws(StoreError) {
+            if !existed || setAside != nil { try Syscall.fsyncDirectory(Syscall.parentDirectory(of: path)) }
+            let file = OpenFile(fd: Glibc.dup(fd), path: path)
+            let end = try Syscall.fileSize(fd, path: path)
+            var start = 0
+            if let readLimit, end > readLimit {
+                start = end - readLimit
+                problems.append("\(path) is \(end) bytes, more than the \(readLimit) read at start: only its last \(readLimit) bytes were read, the \(start) bytes before them (the oldest records) are ignored")
             }
+            var scanner = FrameScanner(file: file, from: start, to: end, maxPayload: Frame.maxFilePayload, payloadKinds: [kind])
+            var goodEnd = start
+            var unlisted = 0, unlistedBytes = 0
+            while let item = try scanner.next() {
+                switch item {
+                case .record(let k, _, let offset, let size, let payload):
+                    if k == kind, let payload { each(payload, Location(offset: offset, size: size)) }
+                    goodEnd = offset + size
+                case .damaged(let offset, _, _) where offset == start && start > 0:
+                    break   // the end of a record that starts before `start`: not damage, only not read
+                case .damaged(let offset, let length, let reason):
+                    if problems.count < Self.maxListedProblems {
+                        problems.append("\(path): \(length) damaged byte(s) at offset \(offset) skipped (\(reason))")
+                    } else {
+                        unlisted += 1
+                        unlistedBytes += length
+                    }
+                }
+            }
+            if unlisted > 0 {
+                problems.append("\(path): \(unlisted) more damaged regions (\(unlistedBytes) bytes) skipped (not listed one by one)")
+            }
+            if goodEnd < end {
+                // A torn tail: cut it so the next record starts on a boundary (what was there never completed its fsync).
+                try Syscall.ftruncate(fd, goodEnd, path: path)
+                try Syscall.fdatasync(fd, path: path)
+            }
+            return RecordLog(path: path, kind: kind, fd: fd, size: goodEnd, problems: problems)
+        } catch {
+            Syscall.close(fd)
+            throw error
         }
-        if goodEnd < end {
-            // A torn tail: cut it so the next record starts on a boundary (what was there never completed its fsync).
-            try Syscall.ftruncate(fd, goodEnd, path: path)
-            try Syscall.fdatasync(fd, path: path)
-        }
-        return (RecordLog(path: path, kind: kind, fd: fd, size: goodEnd, problems: problems), payloads)
     }
+
+    /// How many problems `open` lists one by one; more are counted in one line.
+    static let maxListedProblems = 100
 
     /// Appends one record; returns (where it is) once it is on disk.
     @discardableResult
     public func append(_ payload: [UInt8]) throws(StoreError) -> Location {
+        try checkSize(payload, operation: "append")
         let bytes = Frame.encode(kind: kind, seq: 0, payload: payload)
         try Syscall.pwriteAll(fd, bytes, at: size, path: path)
         try Syscall.fdatasync(fd, path: path)
@@ -76,6 +108,14 @@ public final class RecordLog {
         }
     }
 
+    /// A record over `Frame.maxFilePayload` could be written but never read back (the reader refuses its length).
+    private func checkSize(_ payload: [UInt8], operation: String) throws(StoreError) {
+        guard payload.count <= Frame.maxFilePayload else {
+            throw StoreError(code: .tooLarge, path: path, operation: operation,
+                             message: "a record of \(payload.count) bytes is over the \(Frame.maxFilePayload)-byte limit; it was not written")
+        }
+    }
+
     /// The file's size in bytes.
     public var byteCount: Int { size }
 
@@ -85,6 +125,7 @@ public final class RecordLog {
         var bytes: [UInt8] = []
         var locations: [Location] = []
         for p in payloads {
+            try checkSize(p, operation: "rewrite")
             let start = bytes.count
             Frame.append(kind: kind, seq: 0, payload: p, to: &bytes)
             locations.append(Location(offset: start, size: bytes.count - start))

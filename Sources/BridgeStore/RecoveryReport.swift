@@ -11,9 +11,34 @@ public struct RecoveryReport: Sendable, Equatable {
     public var truncatedTail: TruncatedTail?
     /// Other findings: a missing journal header, an unreadable delivery mark.
     public var notes: [String] = []
+    /// Damaged regions after the first `maxListedDamage`, only counted (with their bytes), so that a file of
+    /// nothing but small damaged regions fills neither memory nor the log.
+    public var unlistedDamage = 0
+    public var unlistedDamageBytes = 0
+
+    /// How many damaged regions are listed in `damaged` (the truncated tail is always listed, as the last).
+    public static let maxListedDamage = 100
 
     /// Bytes skipped because they were not verifiable records.
-    public var bytesSkipped: Int { damaged.reduce(0) { $0 + $1.length } }
+    public var bytesSkipped: Int { damaged.reduce(0) { $0 + $1.length } + unlistedDamageBytes }
+
+    /// Lists `region`, or only counts it once `maxListedDamage` are listed.
+    mutating func addDamage(_ region: DamagedRegion) {
+        if damaged.count < Self.maxListedDamage {
+            damaged.append(region)
+        } else {
+            unlistedDamage += 1
+            unlistedDamageBytes += region.length
+        }
+    }
+
+    /// Makes sure `region` (the last one found: the damaged tail) is listed, as the last.
+    mutating func listLast(_ region: DamagedRegion) {
+        guard damaged.last != region else { return }
+        unlistedDamage -= 1
+        unlistedDamageBytes -= region.length
+        damaged.append(region)
+    }
 
     /// True when nothing was damaged or missing.
     public var isClean: Bool { damaged.isEmpty && notes.isEmpty }
@@ -29,6 +54,9 @@ public struct RecoveryReport: Sendable, Equatable {
                 line += ": skipped; the records after them were read"
             }
             lines.append(line)
+        }
+        if unlistedDamage > 0 {
+            lines.append("\(unlistedDamage) more damaged regions (\(unlistedDamageBytes) bytes) of \(damaged.first?.path ?? "the journal") were skipped (not listed one by one)")
         }
         return lines + notes
     }

@@ -19,15 +19,26 @@ public struct SnapshotFile: Sendable {
         try AtomicFile.write(Frame.encode(kind: .snapshot, seq: 1, payload: payload), to: path)
     }
 
-    /// nil when absent; a snapshot whose checksum fails → throws a `.corrupt` StoreError saying so.
+    /// nil when absent; a snapshot that fails its checksum, or cannot be read → throws a `.corrupt` StoreError saying so.
     ///
     /// The bad file is renamed to `<name>.corrupt-<epoch ms>` first (named in the error), so
     /// the next `save` overwrites nothing and the bytes stay for a post-mortem; the agent logs
-    /// the error and starts from no snapshot. Also removes temp files a crash left behind:
-    /// call it before any `save`, not concurrently with one.
+    /// the error and starts from no snapshot. A file that is not a regular file (a FIFO, a symlink to a device)
+    /// or is larger than any snapshot (`Frame.maxFileSize`) is refused unread and set aside the same way.
+    /// Also removes temp files a crash left behind: call it before any `save`, not concurrently with one.
     public func load() throws(StoreError) -> [UInt8]? {
         try AtomicFile.removeStaleTemporaries(for: path)
-        guard let bytes = try AtomicFile.read(path) else { return nil }
+        let bytes: [UInt8]
+        do throws(StoreError) {
+            guard let read = try AtomicFile.read(path, limit: Frame.maxFileSize) else { return nil }
+            bytes = read
+        } catch {
+            // Unreadable here is unreadable at every start: move it out of the way (a folder left there would
+            // also make every `save` fail), keep it, and start without it.
+            let aside = try AtomicFile.setAside(path)
+            throw StoreError(code: .corrupt, path: path, operation: "load snapshot", errno: error.errno,
+                             message: "the state snapshot cannot be used (\(error.message)); it was moved to \(aside) and is not used")
+        }
         switch Frame.decodeSingle(bytes, kind: .snapshot) {
         case .success(let record):
             return Array(record.payload)

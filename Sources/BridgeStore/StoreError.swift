@@ -24,8 +24,13 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case closed
         /// The caller passed a value the store cannot accept (a programming error in the caller).
         case invalidArgument = "invalid_argument"
-        /// A record larger than the store accepts.
+        /// A record larger than the store accepts, or a file of the state folder larger than any the store writes.
         case tooLarge = "too_large"
+        /// A file of the state folder that is not a regular file (a FIFO, a device, a folder, a socket): refused unread.
+        case notRegularFile = "not_regular_file"
+        /// No seq is left below the seq ceiling (2^53, `Journal.maxSeq`): only an impossible seq left in the state
+        /// folder (a floor or delivery mark near the ceiling) brings a journal there.
+        case seqCeiling = "seq_ceiling"
         /// Any other I/O failure; `errno` says which.
         case io
     }

@@ -107,6 +107,81 @@ enum Syscall {
         return Int(st.st_size)
     }
 
+    /// `SEEK_DATA` and `SEEK_HOLE` of <linux/fs.h> (Linux 3.1): Glibc declares them only under _GNU_SOURCE, which
+    /// the Swift module does not define.
+    private static let seekData: Int32 = 3, seekHole: Int32 = 4
+
+    /// The first offset at or after `offset` that holds data (`lseek` `SEEK_DATA`): nil when only a hole follows
+    /// to the end of the file. Where the file system cannot tell (or the call fails), `offset` itself: reading on
+    /// is always correct, only slower.
+    static func nextData(_ fd: Int32, from offset: Int) -> Int? {
+        let r = Glibc.lseek(fd, off_t(offset), seekData)
+        if r >= 0 { return Int(r) }
+        return Glibc.errno == ENXIO ? nil : offset
+    }
+
+    /// The first offset at or after `offset` where a hole starts (`SEEK_HOLE`; the end of the file counts as one).
+    /// Where the file system cannot tell, `nil`: treat the rest of the file as data.
+    static func nextHole(_ fd: Int32, from offset: Int) -> Int? {
+        let r = Glibc.lseek(fd, off_t(offset), seekHole)
+        return r >= 0 ? Int(r) : nil
+    }
+
+    /// Opens a file of the state folder only if it is a regular file (what the store writes), so that a FIFO,
+    /// a device or a symlink to one left there by a person is never read or written. A path that `stat` shows
+    /// is no regular file is not even opened (opening some devices does something: /dev/watchdog starts the
+    /// watchdog); for the rest, the open is `O_NONBLOCK | O_NOCTTY` (a FIFO's or a device's open does not wait),
+    /// the same descriptor is checked with `fstat` (the path cannot be swapped in between), and it is switched
+    /// back to blocking. Returns a nil descriptor, with what was found in words, when it is not a regular file.
+    static func openRegular(_ path: String, _ flags: Int32, mode: mode_t = 0o640,
+                            operation: String = "open") throws(StoreError) -> (fd: Int32?, found: String) {
+        var st = stat()
+        if stat(path, &st) == 0, st.st_mode & S_IFMT != S_IFREG { return (nil, fileKind(st.st_mode)) }
+        let fd = try open(path, flags | O_NONBLOCK | O_NOCTTY, mode: mode, operation: operation)
+        if fstat(fd, &st) != 0 {
+            let e = Glibc.errno
+            close(fd)
+            throw Errno(e).error("stat", path)
+        }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            return (nil, fileKind(st.st_mode))
+        }
+        let status = fcntl(fd, F_GETFL)
+        if status >= 0 { _ = fcntl(fd, F_SETFL, status & ~O_NONBLOCK) }
+        return (fd, fileKind(st.st_mode))
+    }
+
+    /// `openRegular`, and when the path is not a regular file: sets it aside (`<path>.corrupt-<epoch ms>`, so
+    /// nothing is lost) and opens again, which creates the file when `flags` has `O_CREAT`. Returns the
+    /// descriptor and, when something was set aside, one line saying so for the log.
+    static func openRegularSettingAside(_ path: String, _ flags: Int32, mode: mode_t = 0o640,
+                                        operation: String = "open") throws(StoreError) -> (fd: Int32, problem: String?) {
+        let first = try openRegular(path, flags, mode: mode, operation: operation)
+        if let fd = first.fd { return (fd, nil) }
+        let aside = try AtomicFile.setAside(path)
+        let problem = "\(path) was \(first.found), not a file the agent wrote: it was moved to \(aside) and a new one started"
+        let second = try openRegular(path, flags, mode: mode, operation: operation)
+        guard let fd = second.fd else {
+            throw StoreError(code: .notRegularFile, path: path, operation: operation,
+                             message: "it is \(second.found) again after the previous one was moved to \(aside)")
+        }
+        return (fd, problem)
+    }
+
+    /// What a file that is not a regular one is, in words.
+    static func fileKind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFREG: return "a regular file"
+        case S_IFDIR: return "a folder"
+        case S_IFIFO: return "a FIFO"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFSOCK: return "a socket"
+        default: return "something other than a file"
+        }
+    }
+
     static func rename(_ from: String, _ to: String) throws(StoreError) {
         _ = try check("rename to \(to)", from) { Glibc.rename(from, to) }
     }

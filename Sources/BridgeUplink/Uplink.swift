@@ -99,11 +99,14 @@ public final class Uplink: @unchecked Sendable {
         }
         cursorPath = config.stateDir + "/commands.cursor"
         do {
-            if let bytes = try AtomicFile.read(cursorPath), let text = String(validating: bytes, as: UTF8.self), !text.isEmpty {
+            // At most what the platform may send as a cursor, and only a regular file (a FIFO would block the start).
+            if let bytes = try AtomicFile.read(cursorPath, limit: CommandPoll.maximumCursorBytes),
+               let text = String(validating: bytes, as: UTF8.self), !text.isEmpty {
                 cursor = text
             }
         } catch {
-            throw StartError(description: "cannot read \(cursorPath): \(error)")
+            // The cursor only saves the platform re-sending commands; the ledger answers repeated ids.
+            Log.warning("\(error): starting without a command cursor")
         }
         var system = SystemRandomNumberGenerator()
         rng = SplitMix64(seed: system.next())

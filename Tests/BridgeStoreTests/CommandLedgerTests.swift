@@ -12,7 +12,7 @@ import Testing
     /// Overwrites, in place, the byte `offset` bytes after the first occurrence of `text` in the file (damage a
     /// checksum must catch).
     func damage(_ path: String, at text: String, offset: Int = 0, with byte: UInt8) throws {
-        let bytes = try #require(try AtomicFile.read(path))
+        let bytes = try #require(try AtomicFile.read(path, limit: 1 << 20))
         let needle = Array(text.utf8)
         let at = try #require((0...(bytes.count - needle.count)).first { Array(bytes[$0..<($0 + needle.count)]) == needle })
         let fd = open(path, O_WRONLY)
@@ -145,7 +145,7 @@ import Testing
         }
         let again = try DeadLetterFile(directory: dir)
         #expect(again.count == 2)
-        let bytes = try #require(try AtomicFile.read(dir + "/dead-letter.log"))
+        let bytes = try #require(try AtomicFile.read(dir + "/dead-letter.log", limit: 1 << 20))
         #expect(String(decoding: bytes, as: UTF8.self).contains("\"code\":\"http_422\""))
     }
 

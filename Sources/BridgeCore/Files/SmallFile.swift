@@ -15,6 +15,13 @@ public struct SmallFile: Sendable {
 
     /// Reads `path` if it is a regular file of at most `limit` bytes; the failure's reason never quotes the content.
     public static func read(_ path: String, limit: Int) -> Result<SmallFile, SmallFileFailure> {
+        // What is plainly not a regular file is never opened: opening some devices acts (`/dev/watchdog` starts the
+        // watchdog). The descriptor's own type is checked again below, for a file swapped in between.
+        var before = stat()
+        if stat(path, &before) == 0, before.st_mode & S_IFMT != S_IFREG {
+            let what = kind(before.st_mode)
+            return .failure(SmallFileFailure(.notRegular(what), reason: "is not a regular file (it is \(what))"))
+        }
         var fd: Int32
         repeat { fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) } while fd < 0 && errno == EINTR
         guard fd >= 0 else {
