@@ -93,8 +93,8 @@ final class PlatformSim {
 
     // MARK: The admin API
 
-    /// One admin request with curl; returns the HTTP status and the body.
-    func call(_ method: String, _ path: String, _ body: [String: Any]? = nil) throws -> (status: Int, body: String) {
+    /// One admin request with curl; returns the HTTP status and the body (`body`: an object or an array).
+    func call(_ method: String, _ path: String, _ body: Any? = nil) throws -> (status: Int, body: String) {
         var arguments = ["-s", "-S", "--max-time", "10", "-X", method, "-w", "\n%{http_code}", base + path]
         if let body {
             let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
@@ -120,7 +120,7 @@ final class PlatformSim {
 
     /// An admin request that must answer 2xx; its body as JSON (`null` for an empty body).
     @discardableResult
-    func admin(_ method: String, _ path: String, _ body: [String: Any]? = nil) throws -> JSON {
+    func admin(_ method: String, _ path: String, _ body: Any? = nil) throws -> JSON {
         let (status, text) = try call(method, path, body)
         guard (200...299).contains(status) else {
             throw E2EFailure("platform admin \(method) \(path) answered \(status): \(text)")
@@ -141,6 +141,29 @@ final class PlatformSim {
         let command = try admin("POST", bridgePath + "/commands", body)
         guard let issued = command["id"]?.string else { throw E2EFailure("the platform issued a command without id: \(command)") }
         return issued
+    }
+
+    /// Issues a raw command: `text` goes into the poll answer byte for byte; `id` is the id its result is filed under.
+    @discardableResult
+    func issueRaw(_ text: String, id: String) throws -> String {
+        try issueAll([["raw": text, "id": id]])[0]
+    }
+
+    /// Issues several command requests (typed `{"type","params",...}` or raw `{"raw","id"}`) at once, so that one
+    /// poll answer carries them all; returns their ids in order.
+    @discardableResult
+    func issueAll(_ requests: [[String: Any]]) throws -> [String] {
+        let issued = try admin("POST", bridgePath + "/commands", requests)
+        let ids = (issued.array ?? []).compactMap { $0["id"]?.string }
+        guard ids.count == requests.count else { throw E2EFailure("the platform issued \(issued) for \(requests.count) requests") }
+        return ids
+    }
+
+    /// The platform's cursor for a position (its README: unpadded base64url of `pos:<n>`), to write into a raw answer.
+    static func cursor(position: Int) -> String {
+        Data("pos:\(position)".utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
     }
 
     /// Installs a fault (`kind` and its keys); returns its id (`flt_N`).

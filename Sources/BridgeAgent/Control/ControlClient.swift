@@ -85,13 +85,33 @@ public final class ControlClient {
 
     deinit { close(fd) }
 
-    /// Sends one request line.
+    /// An answer the agent sent before the request could be written (a `busy` refusal), for `next()`.
+    private var early: JSONObject?
+
+    /// Sends one request line. False when it could not be written and the agent said nothing either.
+    ///
+    /// The agent may answer and hang up before reading anything (32 clients are connected already: `busy`).
+    /// Writing then fails with EPIPE, never SIGPIPE (`MSG_NOSIGNAL`: the tools must not die of it), and the
+    /// answer already waiting is kept for `next()`, so the caller shows the agent's reason and its exit code.
     public func send(_ request: JSONObject) -> Bool {
-        Posix.writeAll(fd, JSONValue.object(request).encoded() + [10])
+        let bytes = JSONValue.object(request).encoded() + [10]
+        var offset = 0
+        let written = bytes.withUnsafeBytes { buf in
+            while offset < buf.count {
+                let n = Posix.retrying { Glibc.send(fd, buf.baseAddress! + offset, buf.count - offset, Int32(MSG_NOSIGNAL)) }
+                if n <= 0 { return false }
+                offset += n
+            }
+            return true
+        }
+        if written { return true }
+        early = next()
+        return early != nil
     }
 
     /// The next answer line; nil when the agent closed the connection.
     public func next() -> JSONObject? {
+        if let answer = early { early = nil; return answer }
         guard let line = reader.next() else { return nil }
         return (try? JSONValue.decode(line))?.objectValue
     }

@@ -77,6 +77,8 @@ struct AdminAPI: Sendable {
 
     // MARK: Commands
 
+    /// `POST /admin/bridges/{id}/commands`: one command request (an object), or several (an array of them), which
+    /// are issued together: at consecutive positions under one lock, so one poll answer carries them all.
     private func issueCommand(_ incoming: Request, _ context: SimRequestContext) async throws -> Response {
         let bridge = context.parameters.get("bridge") ?? ""
         guard store.withState({ $0.bridges[bridge] != nil }) else { return unknownBridge(bridge) }
@@ -85,44 +87,87 @@ struct AdminAPI: Sendable {
         case .success(let b): body = b
         case .failure(let reply): return reply.response
         }
-        guard let m = body.objectValue else { return badRequest("expected a JSON object with \"type\"") }
-        let allowed: Set<String> = ["type", "params", "expires_in_s", "scopes", "app", "id"]
+        let issuedAt = store.now()
+        if let list = body.arrayValue {
+            guard !list.isEmpty else { return badRequest("expected at least one command request in the array") }
+            var commands: [PlatformCommand] = []
+            for (i, item) in list.enumerated() {
+                switch command(from: item, issuedAt: issuedAt) {
+                case .success(let c): commands.append(c)
+                case .failure(let problem): return badRequest("[\(i)]: \(problem.message)")
+                }
+            }
+            store.enqueue(commands, bridge: bridge)
+            return Reply.json(.created, .array(commands.map(\.json)))
+        }
+        switch command(from: body, issuedAt: issuedAt) {
+        case .success(let c):
+            store.enqueue([c], bridge: bridge)
+            return Reply.json(.created, c.json)
+        case .failure(let problem):
+            return badRequest(problem.message)
+        }
+    }
+
+    /// Why a command request cannot be issued.
+    struct IssueProblem: Error {
+        let message: String
+        init(_ message: String) { self.message = message }
+    }
+
+    /// One command request: `{"type", "params"?, "expires_in_s"?, "scopes"?, "app"?, "id"?}`, or a raw command
+    /// `{"raw": TEXT, "id": ID}` whose text goes into the poll answer verbatim (nothing checks it is JSON).
+    private func command(from body: JSONValue, issuedAt: Millis) -> Result<PlatformCommand, IssueProblem> {
+        guard let m = body.objectValue else {
+            return .failure(IssueProblem("expected a JSON object with \"type\" (or \"raw\" and \"id\")"))
+        }
+        if let raw = m["raw"] {
+            for key in m.keys.sorted() where key != "raw" && key != "id" {
+                return .failure(IssueProblem("unknown key \"\(key)\" beside \"raw\" (allowed: id, raw; the raw text is the whole command)"))
+            }
+            guard let text = raw.stringValue, !text.isEmpty else {
+                return .failure(IssueProblem("raw: expected the command object's text, a non-empty string"))
+            }
+            guard let id = m["id"]?.stringValue, !id.isEmpty else {
+                return .failure(IssueProblem("id: required with raw, a non-empty string (results are filed under it)"))
+            }
+            return .success(PlatformCommand.raw(id: id, text: text, issuedAt: issuedAt))
+        }
+        let allowed: Set<String> = ["type", "params", "expires_in_s", "scopes", "app", "id", "raw"]
         for key in m.keys.sorted() where !allowed.contains(key) {
-            return badRequest("unknown key \"\(key)\" (allowed: \(allowed.sorted().joined(separator: ", ")))")
+            return .failure(IssueProblem("unknown key \"\(key)\" (allowed: \(allowed.sorted().joined(separator: ", ")))"))
         }
         guard let type = m["type"]?.stringValue, !type.isEmpty else {
-            return badRequest("type: required, e.g. \"partition.arm\"")
+            return .failure(IssueProblem("type: required, e.g. \"partition.arm\""))
         }
         let params = m["params"] ?? .object([:])
-        guard params.objectValue != nil else { return badRequest("params: expected an object") }
+        guard params.objectValue != nil else { return .failure(IssueProblem("params: expected an object")) }
         var expiresInS = Self.defaultExpiresInS
         if let e = m["expires_in_s"] {
-            guard let v = e.doubleValue else { return badRequest("expires_in_s: expected a number of seconds") }
+            guard let v = e.doubleValue else { return .failure(IssueProblem("expires_in_s: expected a number of seconds")) }
             expiresInS = v
         }
         var scopes = PlatformCommand.defaultScopes(for: type)
         if let sc = m["scopes"] {
             guard let list = sc.arrayValue, list.allSatisfy({ $0.stringValue != nil }) else {
-                return badRequest("scopes: expected an array of strings")
+                return .failure(IssueProblem("scopes: expected an array of strings"))
             }
             scopes = list.compactMap(\.stringValue)
         }
         var app = Self.defaultApp
         if let a = m["app"] {
-            guard let s = a.stringValue, !s.isEmpty else { return badRequest("app: expected a non-empty string") }
+            guard let s = a.stringValue, !s.isEmpty else { return .failure(IssueProblem("app: expected a non-empty string")) }
             app = s
         }
         var id = PlatformCommand.newID()
         if let i = m["id"] {
-            guard let s = i.stringValue, !s.isEmpty else { return badRequest("id: expected a non-empty string") }
+            guard let s = i.stringValue, !s.isEmpty else { return .failure(IssueProblem("id: expected a non-empty string")) }
             id = s
         }
-        let issuedAt = store.now()
-        let command = PlatformCommand(
-            id: id, type: type, params: params, issuedAt: issuedAt,
-            expiresAt: issuedAt + Millis((expiresInS * 1000).rounded()), app: app, scopes: scopes)
-        store.enqueue(command, bridge: bridge)
-        return Reply.json(.created, command.json)
+        return .success(
+            PlatformCommand(
+                id: id, type: type, params: params, issuedAt: issuedAt,
+                expiresAt: issuedAt + Millis((expiresInS * 1000).rounded()), app: app, scopes: scopes))
     }
 
     private func listCommands(_ context: SimRequestContext) -> Response {

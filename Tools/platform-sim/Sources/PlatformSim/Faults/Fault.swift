@@ -22,6 +22,8 @@ public enum FaultKind: Sendable, Equatable {
     case tamperSignature
     /// Put the previously delivered command into a commands response again.
     case duplicateCommand
+    /// Answer a commands response that carries commands with this body instead, verbatim (and signed over it).
+    case replaceBody(String)
     /// Answer matching events in `rejected` with code `refused_by_test`.
     case rejectEvent(eventType: String?, seq: Int64?)
     /// Answer a whole batch that contains an event of this type with `status`.
@@ -37,6 +39,7 @@ public enum FaultKind: Sendable, Equatable {
         case .drop: return "drop"
         case .tamperSignature: return "tamper_signature"
         case .duplicateCommand: return "duplicate_command"
+        case .replaceBody: return "replace_body"
         case .rejectEvent: return "reject_event"
         case .refuseBatch: return "refuse_batch_with"
         case .clockSkew: return "clock_skew"
@@ -77,6 +80,7 @@ public struct Fault: Sendable, Equatable {
         case .delay(let ms): m["ms"] = .integer(Int64(ms))
         case .drop(let after): m["after"] = .bool(after)
         case .tamperSignature, .duplicateCommand: break
+        case .replaceBody(let body): m["body"] = .string(body)
         case .rejectEvent(let type, let seq):
             m["event_type"] = type.map { .string($0) } ?? .null
             m["seq"] = seq.map { .integer($0) } ?? .null
@@ -108,14 +112,14 @@ public struct FaultError: Error, Sendable, Equatable, CustomStringConvertible {
 extension FaultRequest {
     /// The fault kinds the admin API accepts.
     public static let kinds = [
-        "status", "delay", "drop", "tamper_signature", "duplicate_command", "reject_event", "refuse_batch_with",
-        "rotate_key", "clock_skew",
+        "status", "delay", "drop", "tamper_signature", "duplicate_command", "replace_body", "reject_event",
+        "refuse_batch_with", "rotate_key", "clock_skew",
     ]
 
     /// Reads a fault body. Unknown keys are errors, so that a typo cannot silently widen a fault.
     ///
     /// Lifetime: `count` uses and/or `for_s` seconds, whichever ends first. With neither, the one-shot kinds
-    /// (`status`, `delay`, `drop`, `tamper_signature`, `duplicate_command`) apply once, and the standing kinds
+    /// (`status`, `delay`, `drop`, `tamper_signature`, `duplicate_command`, `replace_body`) apply once, and the standing kinds
     /// (`reject_event`, `refuse_batch_with`, `clock_skew`) last until cleared.
     public static func parse(_ body: JSONValue, now: Millis) throws(FaultError) -> FaultRequest {
         guard let m = body.objectValue else { throw FaultError("expected a JSON object with \"kind\"") }
@@ -181,6 +185,13 @@ extension FaultRequest {
             path = .commands
         case "duplicate_command":
             kind = .duplicateCommand
+            path = .commands
+        case "replace_body":
+            allowed.insert("body")
+            // Any string, even empty or not JSON: the point is to send what a platform never would.
+            guard let b = m["body"] else { throw FaultError("body: required, the answer's text verbatim") }
+            guard let body = b.stringValue else { throw FaultError("body: expected a string, got \(b.typeName)") }
+            kind = .replaceBody(body)
             path = .commands
         case "reject_event":
             allowed.formUnion(["event_type", "seq"])

@@ -1,6 +1,11 @@
 import Foundation
 
 /// A command the platform has issued to a bridge, as protocol.md's command object.
+///
+/// A *raw* command (`raw` set) is text an admin request gave verbatim, for testing how a bridge reads command
+/// objects the platform would never build (repeated keys, unknown fields, odd times, not JSON at all): its bytes
+/// go into the poll answer as given, and of the typed fields only `id` (under which its result is filed) and
+/// `issuedAt` mean anything.
 public struct PlatformCommand: Sendable, Equatable {
     /// `cmd_` + random, unless an admin request forced an id (to replay one).
     public var id: String
@@ -16,8 +21,10 @@ public struct PlatformCommand: Sendable, Equatable {
     public var app: String
     /// The scopes the app holds (`issued_by.scopes`).
     public var scopes: [String]
+    /// The command object's text, sent byte for byte instead of the typed fields; nil for a typed command.
+    public var raw: String?
 
-    /// Makes a command.
+    /// Makes a typed command.
     public init(
         id: String, type: String, params: JSONValue, issuedAt: Millis, expiresAt: Millis, app: String,
         scopes: [String]
@@ -31,9 +38,24 @@ public struct PlatformCommand: Sendable, Equatable {
         self.scopes = scopes
     }
 
-    /// The wire form: `{id, type, params, issued_at, expires_at, issued_by: {app, scopes}}`.
+    /// A raw command: `text` is what the poll answer carries for it, unchecked; `id` files its result.
+    public static func raw(id: String, text: String, issuedAt: Millis) -> PlatformCommand {
+        var command = PlatformCommand(
+            id: id, type: "", params: .object([:]), issuedAt: issuedAt, expiresAt: issuedAt, app: "", scopes: [])
+        command.raw = text
+        return command
+    }
+
+    /// The bytes a poll answer carries for this command: `json` serialised (sorted keys), or the raw text as given.
+    public var wire: [UInt8] { raw.map { Array($0.utf8) } ?? json.bytes }
+
+    /// The wire form of a typed command: `{id, type, params, issued_at, expires_at, issued_by: {app, scopes}}`.
+    /// For a raw command, the admin API's form `{id, raw, issued_at}` (its wire form is `wire`).
     public var json: JSONValue {
-        .object([
+        if let raw {
+            return .object(["id": .string(id), "raw": .string(raw), "issued_at": .string(Timestamp.rfc3339(issuedAt))])
+        }
+        return .object([
             "id": .string(id),
             "type": .string(type),
             "params": params,

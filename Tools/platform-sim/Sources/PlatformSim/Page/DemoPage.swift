@@ -147,7 +147,8 @@ enum DemoPage {
             commands.commands.slice().reverse().slice(0, 50).map(c => {
               const r = c.result;
               const cls = !r ? "" : r.status === "succeeded" ? "ok" : r.status === "failed" ? "bad" : "warn";
-              return row([time(c.issued_at), el("span", c.type, "mono"), el("span", short(c.params), "mono"),
+              const raw = c.raw !== undefined;
+              return row([time(c.issued_at), el("span", raw ? "(raw)" : c.type, "mono"), el("span", raw ? c.raw : short(c.params), "mono"),
                           c.delivered ? "yes" : "waiting",
                           r ? [badge(r.status, cls), ...(r.received_count > 1 ? [el("span", " ×" + r.received_count, "mute")] : [])]
                             : el("span", c.delivered ? "awaiting result" : "", "mute"),

@@ -208,8 +208,9 @@ struct BridgeAPI: Sendable {
 
         while true {
             let real = store.realNow()
-            let batch = store.withState { s -> (commands: [PlatformCommand], position: Int, tampered: Bool, faults: [String]) in
-                guard let record = s.bridges[call.bridge] else { return ([], start, false, []) }
+            let batch = store.withState {
+                s -> (commands: [PlatformCommand], position: Int, tampered: Bool, replacement: String?, faults: [String]) in
+                guard let record = s.bridges[call.bridge] else { return ([], start, false, nil, []) }
                 var (commands, position) = record.pending(after: start)
                 var faults: [String] = []
                 if let previous = record.command(at: min(start, record.commands.count)),
@@ -220,35 +221,49 @@ struct BridgeAPI: Sendable {
                     faults.append("duplicate_command")
                 }
                 var tampered = false
+                var replacement: String? = nil
                 if !commands.isEmpty {
                     s.bridges[call.bridge]!.markDelivered(upTo: position)
+                    if let replace = s.faults.take(now: real, bridge: call.bridge, route: .commands, where: {
+                        if case .replaceBody = $0 { true } else { false }
+                    }), case .replaceBody(let body) = replace.kind {
+                        replacement = body
+                        faults.append("replace_body")
+                    }
                     tampered =
                         s.faults.take(now: real, bridge: call.bridge, route: .commands, where: { $0 == .tamperSignature })
                         != nil
                     if tampered { faults.append("tamper_signature") }
                 }
-                return (commands, position, tampered, faults)
+                return (commands, position, tampered, replacement, faults)
             }
             let remainingMs = deadline - store.realNow()
             if !batch.commands.isEmpty || remainingMs <= 0 || store.isShuttingDown {
-                return signedCommands(batch.commands, position: batch.position, call: call, tampered: batch.tampered,
-                    faults: batch.faults)
+                let body = batch.replacement.map { Array($0.utf8) } ?? Self.answerBody(batch.commands, position: batch.position)
+                return signed(body, call: call, tampered: batch.tampered, faults: batch.faults)
             }
             await store.waitForCommands(bridge: call.bridge, timeout: .milliseconds(remainingMs))
             if store.isShuttingDown {
-                return signedCommands([], position: batch.position, call: call, tampered: false, faults: [])
+                return signed(Self.answerBody([], position: batch.position), call: call, tampered: false, faults: [])
             }
         }
     }
 
-    /// `{"commands": [...], "cursor": "..."}` signed over its exact bytes with the bridge's secret.
-    private func signedCommands(
-        _ commands: [PlatformCommand], position: Int, call: Call, tampered: Bool, faults: [String]
-    ) -> Response {
-        let body: JSONValue = [
-            "commands": .array(commands.map(\.json)), "cursor": .string(CommandCursor.encode(position)),
-        ]
-        let bytes = body.bytes
+    /// `{"commands":[...],"cursor":"..."}`, assembled as bytes so that a raw command goes in exactly as given; for
+    /// typed commands the bytes are those of the whole object serialised with sorted keys.
+    static func answerBody(_ commands: [PlatformCommand], position: Int) -> [UInt8] {
+        var bytes = Array(#"{"commands":["#.utf8)
+        for (i, command) in commands.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes += command.wire
+        }
+        bytes += Array(#"],"cursor":"#.utf8) + JSONValue.string(CommandCursor.encode(position)).bytes
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
+    }
+
+    /// A commands answer signed over its exact bytes with the bridge's secret.
+    private func signed(_ bytes: [UInt8], call: Call, tampered: Bool, faults: [String]) -> Response {
         let t = Timestamp.floorDiv(store.now(), 1000)
         // A tampered signature is well formed but computed over other bytes, as a corrupted or forged one would be.
         let signed = tampered ? bytes + Array(" ".utf8) : bytes

@@ -78,9 +78,17 @@ public final class PlatformStore: Sendable {
     /// Issues a command to a bridge and wakes its long polls; false when the bridge is unknown.
     @discardableResult
     public func enqueue(_ command: PlatformCommand, bridge: String) -> Bool {
+        enqueue([command], bridge: bridge)
+    }
+
+    /// Issues several commands at consecutive positions at once (no poll can answer between two of them, so one
+    /// answer carries them all, up to `BridgeRecord.commandsPerResponse`) and wakes the bridge's long polls; false
+    /// when the bridge is unknown.
+    @discardableResult
+    public func enqueue(_ commands: [PlatformCommand], bridge: String) -> Bool {
         withState { s in
             guard s.bridges[bridge] != nil else { return false }
-            s.bridges[bridge]!.enqueue(command)
+            for command in commands { s.bridges[bridge]!.enqueue(command) }
             Self.wake(&s, bridge: bridge)
             return true
         }
