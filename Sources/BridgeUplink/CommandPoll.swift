@@ -43,7 +43,7 @@ public struct CommandPoll: Sendable {
                 if ambiguous[i] == nil { ambiguous[i] = repeated }
             } else if poll.problem == nil {
                 poll.problem = "the answer repeats the key \(ConfigText.quoted(repeated.key))"
-                    + (repeated.path.isEmpty ? "" : " in \(repeated.path)")
+                    + (repeated.path.isEmpty ? "" : " in \(ConfigText.printable(repeated.path))")
             }
         }
         if let commands = root["commands"] {
@@ -102,7 +102,7 @@ public struct CommandEnvelope: Sendable, Equatable {
         var problems: [String] = []
         if let repeatedKey {
             problems.append("the command repeats the key \(ConfigText.quoted(repeatedKey.key))"
-                            + (repeatedKey.steps.count > 2 ? " in \(repeatedKey.path)" : ""))
+                            + (repeatedKey.steps.count > 2 ? " in \(ConfigText.printable(repeatedKey.path))" : ""))
         }
         let unknown = object.keys.filter { !Self.keys.contains($0) }.sorted()
         if !unknown.isEmpty { problems.append("unknown field\(unknown.count == 1 ? "" : "s") " + Self.list(unknown)) }

@@ -77,7 +77,7 @@ public struct Credentials: Sendable, CustomStringConvertible, CustomDebugStringC
     }
 
     /// Decodes and checks the JSON; never puts a byte of `bytes` into an error.
-    static func parse(_ bytes: [UInt8], path: String) throws(CredentialsError) -> Credentials {
+    public static func parse(_ bytes: [UInt8], path: String) throws(CredentialsError) -> Credentials {
         let expected = "expected {\"api_key\": \"...\", \"signing_secret\": \"...\"}"
         // The configuration files' strict reader: a trailing comma or a repeated key is refused here too.
         let document: JSONReader.Document

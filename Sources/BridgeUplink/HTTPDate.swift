@@ -49,6 +49,8 @@ public enum HTTPDate {
 
     /// IMF-fixdate for `ms` (the fraction of a second is dropped, as servers do).
     public static func format(_ ms: Millis) -> String {
+        // Years 0000-9999, as the format has them: a time outside is shown at the edge, never trapped on.
+        let ms = min(max(ms, -62_167_219_200_000), 253_402_300_799_999)
         let seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = Int(seconds - days * 86_400)

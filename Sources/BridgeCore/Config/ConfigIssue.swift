@@ -15,9 +15,11 @@ public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
         self.file = file; self.path = path; self.message = message
     }
 
-    /// `file: path: message`, or `file: message` for a whole-file problem.
+    /// `file: path: message`, or `file: message` for a whole-file problem. The file name and the path (made of the
+    /// file's own keys) have their control characters escaped; the message quotes what it quotes escaped already.
     public var description: String {
-        path.isEmpty ? "\(file): \(message)" : "\(file): \(path): \(message)"
+        let file = ConfigText.printable(self.file), path = ConfigText.printable(self.path)
+        return path.isEmpty ? "\(file): \(message)" : "\(file): \(path): \(message)"
     }
 }
 

@@ -254,7 +254,7 @@ public struct JSONReader {
             guard let s = Unicode.Scalar(scalar) else { throw failure(at: escape, "\\u escape is not a character") }
             utf8.append(contentsOf: String(Character(s)).utf8)
         default:
-            throw failure(at: escape, "unknown escape \\\(String(decoding: [c], as: UTF8.self)) in a string")
+            throw failure(at: escape, "unknown escape \\\(ConfigText.printable(String(decoding: [c], as: UTF8.self))) in a string")
         }
     }
 

@@ -112,7 +112,7 @@ extension JSONValue {
     public static func decode(_ bytes: some Collection<UInt8>) throws(JSONReader.Failure) -> JSONValue {
         let document = try JSONReader.read(Array(bytes))
         if let repeated = document.duplicateKeys.first {
-            let place = repeated.path.isEmpty ? "the top-level object" : repeated.path
+            let place = repeated.path.isEmpty ? "the top-level object" : ConfigText.printable(repeated.path)
             throw JSONReader.Failure(line: repeated.line, column: 0,
                                      message: "key \(ConfigText.quoted(repeated.key)) appears twice in \(place)")
         }
