@@ -1,5 +1,5 @@
 // chekt-bridge-bench: prints the figures of docs/benchmarks.md. Build in release mode:
-//   swift run -c release chekt-bridge-bench [journal|latency|coldstart|idle|drain|command|idle-platform|idle-platform-tls|growth|all]
+//   swift run -c release chekt-bridge-bench [journal|latency|coldstart|idle|drain|command|idle-platform|idle-platform-tls|growth|modbus|all]
 import BridgeSystem
 import BridgeAgent
 import BridgeCore
@@ -298,6 +298,7 @@ do {
     if what == "idle-platform" || what == "all" { benchIdle(seconds: 60, link: .http) }
     if what == "idle-platform-tls" || what == "all" { benchIdle(seconds: 60, link: .https) }
     if what == "growth" || what == "all" { try benchGrowth(commands: 2000, inputChanges: 1000) }
+    if what == "modbus" || what == "all" { try benchModbus() }
 } catch {
     say("bench failed: \(error)")
     exit(1)

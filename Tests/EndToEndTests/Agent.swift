@@ -12,6 +12,8 @@ final class Agent {
     let sandbox: Sandbox
     let config: String
     let runArguments: [String]
+    /// False: `run` without `--simulate`, on the hardware the profile names (Modbus peers in ModbusRunTests).
+    var simulate = true
     private(set) var process: RunningTool?
     /// How many times the agent was launched; each run logs to its own file.
     private(set) var runs = 0
@@ -31,14 +33,15 @@ final class Agent {
 
     // MARK: Life cycle
 
-    /// Launches `run --config FILE --simulate --socket SOCK` and returns without waiting for it.
+    /// Launches `run --config FILE --simulate --socket SOCK` (without `--simulate` when `simulate` is false) and
+    /// returns without waiting for it.
     @discardableResult
     func launch() throws -> RunningTool {
         if let process, process.wait(timeout: 0) == nil {
             throw E2EFailure("the agent of this test is already running (pid \(process.pid))")
         }
         runs += 1
-        let p = try RunningTool(["run", "--config", config, "--simulate", "--socket", sandbox.socket] + runArguments,
+        let p = try RunningTool(["run", "--config", config] + (simulate ? ["--simulate"] : []) + ["--socket", sandbox.socket] + runArguments,
                                 cwd: sandbox.root,
                                 stdoutPath: sandbox.root + "/agent-\(runs).stdout", stderrPath: logPath(runs))
         process = p
