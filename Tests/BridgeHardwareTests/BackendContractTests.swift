@@ -61,45 +61,45 @@ import Testing
             if let simulated { try simulated.setDevice("io", online: online) } else { try peer?.command(online ? "unmute 1" : "mute 1") }
         }
 
-        func eventually(_ condition: () throws -> Bool) rethrows -> Bool {
-            for _ in 0..<1000 { if try condition() { return true }; usleep(5_000) }
+        func eventually(_ condition: () throws -> Bool) async rethrows -> Bool {
+            for _ in 0..<1000 { if try condition() { return true }; try? await Task.sleep(for: .milliseconds(5)) }
             return false
         }
     }
 
     @Test(arguments: Backend.allCases)
-    func readAnInputSeeItChangeAndSetAnOutput(_ backend: Backend) throws {
+    func readAnInputSeeItChangeAndSetAnOutput(_ backend: Backend) async throws {
         let rig = try Rig(backend)
         defer { rig.board.close() }
         try rig.setInput(true)
         let levels = try rig.board.open(initialOutputs: ["io.out1": true])
         #expect(levels["io.in1"] == .some(true), "\(levels)")
-        #expect(try rig.eventually { try rig.output() == true }, "the initial level")
+        #expect(try await rig.eventually { try rig.output() == true }, "the initial level")
         let mark = rig.recorder.events.count
         try rig.setInput(false)
-        #expect(rig.recorder.wait(after: mark) { $0 == .input(id: "io.in1", active: false) } != nil)
+        #expect(await rig.recorder.wait(after: mark) { $0 == .input(id: "io.in1", active: false) } != nil)
         try rig.board.setOutput("io.out1", active: false)
-        #expect(try rig.eventually { try rig.output() == false })
+        #expect(try await rig.eventually { try rig.output() == false })
         #expect(throws: HardwareError.self) { try rig.board.setOutput("nope", active: true) }
     }
 
     @Test(arguments: Backend.allCases)
-    func aDeviceGoesOfflineAndComesBackWithItsInputs(_ backend: Backend) throws {
+    func aDeviceGoesOfflineAndComesBackWithItsInputs(_ backend: Backend) async throws {
         let rig = try Rig(backend)
         defer { rig.board.close() }
         _ = try rig.board.open(initialOutputs: [:])
-        #expect(rig.recorder.wait { $0 == .device(id: "io", outcome: .ok) } != nil)
+        #expect(await rig.recorder.wait { $0 == .device(id: "io", outcome: .ok) } != nil)
         try rig.setOnline(false)
         let mark = rig.recorder.events.count
         // offline_after is 3: the third failure in a row makes it offline, and then its outputs cannot be set.
-        #expect(rig.recorder.wait(after: mark) { _ in
+        #expect(await rig.recorder.wait(after: mark) { _ in
             rig.recorder.events.dropFirst(mark).filter { if case .device(_, .failed) = $0 { return true }; return false }.count >= 3
         } != nil)
         #expect(throws: HardwareError.self) { try rig.board.setOutput("io.out1", active: true) }
         try rig.setInput(true)
         let back = rig.recorder.events.count
         try rig.setOnline(true)
-        #expect(rig.recorder.wait(after: back) { $0 == .device(id: "io", outcome: .ok) } != nil)
-        #expect(rig.recorder.wait(after: back) { $0 == .input(id: "io.in1", active: true) } != nil, "its inputs are read afresh")
+        #expect(await rig.recorder.wait(after: back) { $0 == .device(id: "io", outcome: .ok) } != nil)
+        #expect(await rig.recorder.wait(after: back) { $0 == .input(id: "io.in1", active: true) } != nil, "its inputs are read afresh")
     }
 }

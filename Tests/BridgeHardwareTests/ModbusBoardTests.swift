@@ -33,19 +33,20 @@ import Testing
         }
         var events: [HardwareEvent] { lock.withLock { list } }
         /// Waits up to `seconds` for an event matching `match` after the first `after` events.
-        func wait(after: Int = 0, seconds: Double = 5, _ match: (HardwareEvent) -> Bool) -> HardwareEvent? {
+        /// Async, so that waiting never holds a thread of the pool the recording task runs on.
+        func wait(after: Int = 0, seconds: Double = 5, _ match: (HardwareEvent) -> Bool) async -> HardwareEvent? {
             let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline {
+            repeat {
                 if let e = events.dropFirst(after).first(where: match) { return e }
-                usleep(5_000)
-            }
+                try? await Task.sleep(for: .milliseconds(5))
+            } while Date() < deadline
             return nil
         }
     }
 
     /// Waits until `condition` holds (the server's side), up to 5 s.
-    func eventually(_ condition: () throws -> Bool) rethrows -> Bool {
-        for _ in 0..<1000 { if try condition() { return true }; usleep(5_000) }
+    func eventually(_ condition: () throws -> Bool) async rethrows -> Bool {
+        for _ in 0..<1000 { if try condition() { return true }; try? await Task.sleep(for: .milliseconds(5)) }
         return false
     }
 
@@ -54,7 +55,7 @@ import Testing
         return nil
     }
 
-    @Test func readsInputsDrivesOutputsAndDrivesAgainWhatTheDeviceLost() throws {
+    @Test func readsInputsDrivesOutputsAndDrivesAgainWhatTheDeviceLost() async throws {
         let peer = try ModbusPeer(.tcp)
         try peer.set("di", 1, 1)          // io.in2 is active low: raw 1 is inactive
         try peer.set("hr", 10, 451)       // above 450: active
@@ -63,83 +64,83 @@ import Testing
         let recorder = Recorder(board.events)
         let levels = try board.open(initialOutputs: ["io.out1": true, "io.out2": true])
         #expect(levels == ["io.in1": false, "io.in2": false, "io.hot": true, "io.bit": true])
-        #expect(recorder.wait { $0 == .device(id: "io", outcome: .ok) } != nil)
+        #expect(await recorder.wait { $0 == .device(id: "io", outcome: .ok) } != nil)
         // The outputs' initial levels are written at first contact.
-        #expect(try eventually { try peer.get("co", 0) == 1 && peer.get("hr", 20) == 0b100 })
+        #expect(try await eventually { try peer.get("co", 0) == 1 && peer.get("hr", 20) == 0b100 })
 
         // An input change is reported once.
         let mark = recorder.events.count
         try peer.set("di", 0, 1)
-        #expect(recorder.wait(after: mark) { $0 == .input(id: "io.in1", active: true) } != nil)
+        #expect(await recorder.wait(after: mark) { $0 == .input(id: "io.in1", active: true) } != nil)
         try peer.set("hr", 10, 450)
-        #expect(recorder.wait(after: mark) { $0 == .input(id: "io.hot", active: false) } != nil)
+        #expect(await recorder.wait(after: mark) { $0 == .input(id: "io.hot", active: false) } != nil)
 
         // A written output; a register bit leaves the register's other bits alone.
         try peer.set("hr", 20, 0b1_0100)
         try board.setOutput("io.out2", active: false)
-        #expect(try eventually { try peer.get("hr", 20) == 0b1_0000 })
+        #expect(try await eventually { try peer.get("hr", 20) == 0b1_0000 })
         try board.setOutput("io.out1", active: false)
-        #expect(try eventually { try peer.get("co", 0) == 0 })
+        #expect(try await eventually { try peer.get("co", 0) == 0 })
 
         // The device "reboots" with its coil on: the agent holds it off and drives it again.
         try peer.set("co", 0, 1)
-        #expect(try eventually { try peer.get("co", 0) == 0 })
+        #expect(try await eventually { try peer.get("co", 0) == 0 })
         #expect(board.diagnostics()["io"]?["output_mismatches"]?.intValue ?? 0 >= 1)
         board.close()
-        #expect(recorder.wait(seconds: 0) { _ in false } == nil)
+        #expect(await recorder.wait(seconds: 0) { _ in false } == nil)
     }
 
-    @Test func aSilentDeviceGoesOfflineWithItsReasonAndComesBackWithItsOutputs() throws {
+    @Test func aSilentDeviceGoesOfflineWithItsReasonAndComesBackWithItsOutputs() async throws {
         let peer = try ModbusPeer(.tcp)
         let board = ModbusBoard(profile: Self.profile(.tcp(host: "127.0.0.1", port: peer.port)))
         let recorder = Recorder(board.events)
         _ = try board.open(initialOutputs: ["io.out1": true])
-        #expect(try eventually { try peer.get("co", 0) == 1 })
+        #expect(try await eventually { try peer.get("co", 0) == 1 })
         try peer.command("mute 1")
         let mark = recorder.events.count
         // offline_after 3: three failed polls, each a timeout.
         for n in 1...3 {
-            #expect(recorder.wait(after: mark) { _ in recorder.events.dropFirst(mark).compactMap(failed).count >= n } != nil)
+            #expect(await recorder.wait(after: mark) { _ in recorder.events.dropFirst(mark).compactMap(failed).count >= n } != nil)
         }
         #expect(Set(recorder.events.dropFirst(mark).compactMap(failed)) == ["timeout"])
         #expect(throws: HardwareError.self) { try board.setOutput("io.out1", active: false) }
         try peer.set("co", 0, 1)  // it keeps its coil as it was
         try peer.command("unmute 1")
-        #expect(recorder.wait(after: mark) { $0 == .device(id: "io", outcome: .ok) } != nil)
+        #expect(await recorder.wait(after: mark) { $0 == .device(id: "io", outcome: .ok) } != nil)
         // Back: driven to the level asked for while it was away (off).
-        #expect(try eventually { try peer.get("co", 0) == 0 })
+        #expect(try await eventually { try peer.get("co", 0) == 0 })
         let stats = board.diagnostics()["io"] ?? [:]
         #expect((stats["timeouts"]?.intValue ?? 0) >= 3, "\(stats)")
         board.close()
     }
 
-    @Test func anExceptionAndAStoppedServerAreNamed() throws {
+    @Test func anExceptionAndAStoppedServerAreNamed() async throws {
         let peer = try ModbusPeer(.tcp)
         let board = ModbusBoard(profile: Self.profile(.tcp(host: "127.0.0.1", port: peer.port), offlineAfter: 1))
         let recorder = Recorder(board.events)
         _ = try board.open(initialOutputs: [:])
         try peer.command("exception 1 1")
-        #expect(recorder.wait { failed($0) == "exception 2 (illegal data address)" } != nil, "\(recorder.events)")
+        #expect(await recorder.wait { failed($0) == "exception 2 (illegal data address)" } != nil, "\(recorder.events)")
         try peer.command("exception 1 0")
         let mark = recorder.events.count
-        #expect(recorder.wait(after: mark) { $0 == .device(id: "io", outcome: .ok) } != nil)
+        #expect(await recorder.wait(after: mark) { $0 == .device(id: "io", outcome: .ok) } != nil)
         peer.stop()
-        let reason = recorder.wait(after: mark) { failed($0) != nil }.flatMap(failed)
+        let reason = await recorder.wait(after: mark) { failed($0) != nil }.flatMap(failed)
         #expect(reason != nil && reason != "timeout", "a stopped server is a link failure, named: \(String(describing: reason))")
         board.close()
     }
 
-    @Test func rtuOverAPTYPair() throws {
+    @Test func rtuOverAPTYPair() async throws {
         let peer = try ModbusPeer(.rtu)
         try peer.set("di", 0, 1)
         let board = ModbusBoard(profile: Self.profile(.rtu(device: peer.device, baud: 19_200, parity: .none, dataBits: 8, stopBits: 1)))
         let recorder = Recorder(board.events)
         let levels = try board.open(initialOutputs: ["io.out1": true])
         #expect(levels["io.in1"] == .some(true), "\(levels)")
-        #expect(try eventually { try peer.get("co", 0) == 1 })
+        #expect(try await eventually { try peer.get("co", 0) == 1 })
         let mark = recorder.events.count
         try peer.set("di", 0, 0)
-        #expect(recorder.wait(after: mark) { $0 == .input(id: "io.in1", active: false) } != nil)
+        #expect(await recorder.wait(after: mark) { $0 == .input(id: "io.in1", active: false) } != nil)
         board.close()
     }
 }

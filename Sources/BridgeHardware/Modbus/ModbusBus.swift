@@ -38,35 +38,50 @@ final class ModbusBus: @unchecked Sendable {
     let spec: BoardProfile.ModbusBus
     private let devices: [Device]
     private let emit: @Sendable (HardwareEvent) -> Void
+    /// Each output's device and rule, by position (fixed: read without the lock).
+    private let outputIndex: [String: (device: Int, rule: Int)]
+
+    /// How often an answering device's `ok` is reported when nothing else changed: the runtime needs it for
+    /// `last_seen`, not for every poll (one event per poll cost a wake-up of the runtime's reader each time).
+    static let okReportIntervalNs: UInt64 = 1_000_000_000
 
     private let condition = Condition()
-    // Guarded by `condition`:
-    private var held: [String: Bool] = [:]
-    private var pendingWrites: [String] = []
-    private var offline: Set<String> = []
-    private var stats: [String: DeviceStats] = [:]
+    // Guarded by `condition`, each indexed by device position (and rule position within it):
+    private var held: [[Bool]]
+    private var pendingWrites: [(device: Int, rule: Int)] = []
+    private var offline: [Bool]
+    private var stats: [DeviceStats]
     private var stopping = false
     private var running = false
-    private var firstCycle: [String: [String: Bool]?] = [:]
+    private var firstCycle: [[String: Bool]??]
 
     init(spec: BoardProfile.ModbusBus, devices: [BoardProfile.ModbusDevice], profile: BoardProfile,
          emit: @escaping @Sendable (HardwareEvent) -> Void) {
         self.spec = spec
-        self.devices = devices.map { Device(spec: $0, plan: ModbusPlan(device: $0, profile: profile)) }
+        let devices = devices.map { Device(spec: $0, plan: ModbusPlan(device: $0, profile: profile)) }
+        self.devices = devices
         self.emit = emit
-        for device in devices { stats[device.id] = DeviceStats() }
+        var index: [String: (Int, Int)] = [:]
+        for (d, device) in devices.enumerated() {
+            for (j, rule) in device.plan.outputs.enumerated() { index[rule.output] = (d, j) }
+        }
+        outputIndex = index
+        held = devices.map { [Bool](repeating: false, count: $0.plan.outputs.count) }
+        offline = [Bool](repeating: false, count: devices.count)
+        stats = [DeviceStats](repeating: DeviceStats(), count: devices.count)
+        firstCycle = [[String: Bool]??](repeating: nil, count: devices.count)
     }
 
     /// The device that owns `output`, if it is on this bus.
     func device(ofOutput output: String) -> String? {
-        devices.first { $0.plan.outputs.contains { $0.output == output } }?.spec.id
+        outputIndex[output].map { devices[$0.device].spec.id }
     }
 
     /// Starts the bus thread with the outputs' initial levels; it polls every device at once.
     func start(initialOutputs: [String: Bool]) throws(HardwareError) {
         condition.lock()
-        for device in devices {
-            for rule in device.plan.outputs { held[rule.output] = initialOutputs[rule.output] ?? false }
+        for (d, device) in devices.enumerated() {
+            for (j, rule) in device.plan.outputs.enumerated() { held[d][j] = initialOutputs[rule.output] ?? false }
         }
         running = true
         condition.unlock()
@@ -81,8 +96,9 @@ final class ModbusBus: @unchecked Sendable {
     /// devices that answered.
     func firstLevels() -> [String: Bool] {
         condition.lock()
-        while firstCycle.count < devices.count && running { condition.wait(timeoutMs: 1000) }
-        let levels = firstCycle.values.compactMap { $0 }.reduce(into: [String: Bool]()) { $0.merge($1) { a, _ in a } }
+        while firstCycle.contains(where: { $0 == nil }) && running { condition.wait(timeoutMs: 1000) }
+        var levels: [String: Bool] = [:]
+        for case let .some(.some(device)) in firstCycle { levels.merge(device) { a, _ in a } }
         condition.unlock()
         return levels
     }
@@ -90,14 +106,17 @@ final class ModbusBus: @unchecked Sendable {
     /// Records the level wanted for `output` and queues its write. Throws when its device is offline (the level
     /// is still held: it is written as soon as the device answers again).
     func set(_ output: String, active: Bool, device: String) throws(HardwareError) {
+        guard let (d, j) = outputIndex[output] else {
+            throw HardwareError(.notFound, operation: "set output \(output)", message: "no output \"\(output)\" on bus \(spec.id)")
+        }
         condition.lock()
         defer { condition.unlock() }
-        held[output] = active
-        if !pendingWrites.contains(output) { pendingWrites.append(output) }
+        held[d][j] = active
+        if !pendingWrites.contains(where: { $0 == (d, j) }) { pendingWrites.append((d, j)) }
         condition.signal()
-        if offline.contains(device) {
+        if offline[d] {
             throw HardwareError(.io, operation: "set output \(output)",
-                                message: "device \(device) is not answering (\(stats[device]?.lastError ?? "offline"))")
+                                message: "device \(device) is not answering (\(stats[d].lastError ?? "offline"))")
         }
     }
 
@@ -113,7 +132,9 @@ final class ModbusBus: @unchecked Sendable {
 
     func statistics() -> [String: DeviceStats] {
         condition.lock(); defer { condition.unlock() }
-        return stats
+        var all: [String: DeviceStats] = [:]
+        for (d, device) in devices.enumerated() { all[device.spec.id] = stats[d] }
+        return all
     }
 
     // MARK: The bus thread
@@ -126,8 +147,12 @@ final class ModbusBus: @unchecked Sendable {
         var lastFrameNs: UInt64 = 0
         let gapNs = ModbusConnection.interFrameGapNs(spec)
         var nextPollNs = [UInt64](repeating: Self.nowNs(), count: devices.count)
-        var seen: [String: [String: Bool]] = [:]  // the input levels last reported, by device
-        var failures: [String: Int] = [:]
+        // By device position: the input levels last reported, failed polls in a row, whether the last poll
+        // answered, and when its last `ok` was reported.
+        var seen = devices.map { [Bool?](repeating: nil, count: $0.plan.inputs.count) }
+        var failures = [Int](repeating: 0, count: devices.count)
+        var answered = [Bool](repeating: false, count: devices.count)
+        var okReportedNs = [UInt64](repeating: 0, count: devices.count)
         var warnedMode = false
 
         /// An open connection, or the failure that keeps the bus closed (tried again after the back-off).
@@ -153,31 +178,33 @@ final class ModbusBus: @unchecked Sendable {
             }
         }
 
-        /// Runs one transaction on the open link, keeping the inter-frame gap; counts it.
-        func transact<T>(_ device: String, _ body: (ModbusConnection) throws(ModbusFailure) -> T) -> Result<T, ModbusFailure> {
+        /// Runs one transaction for device `d` on the open link, keeping the inter-frame gap; counts it.
+        func transact<T>(_ d: Int, _ body: (ModbusConnection) throws(ModbusFailure) -> T) -> Result<T, ModbusFailure> {
             let c: ModbusConnection
             switch link() {
             case .success(let open): c = open
             case .failure(let failure): return .failure(failure)
             }
-            let sinceLast = Self.nowNs() &- lastFrameNs
-            if gapNs > 0, sinceLast < gapNs { usleep(UInt32((gapNs - sinceLast) / 1000)) }
+            if gapNs > 0 {
+                let sinceLast = Self.nowNs() &- lastFrameNs
+                if sinceLast < gapNs { usleep(UInt32((gapNs - sinceLast) / 1000)) }
+            }
             let start = Self.nowNs()
             let result: Result<T, ModbusFailure>
             do { result = .success(try body(c)) } catch { result = .failure(error) }
             lastFrameNs = Self.nowNs()
             condition.lock()
-            stats[device]?.transactions += 1
+            stats[d].transactions += 1
             switch result {
-            case .success: stats[device]?.lastRoundTripUs = Int((lastFrameNs - start) / 1000)
+            case .success: stats[d].lastRoundTripUs = Int((lastFrameNs - start) / 1000)
             case .failure(let failure):
                 switch failure.kind {
-                case .timeout: stats[device]?.timeouts += 1
-                case .crc: stats[device]?.crcErrors += 1
-                case .exception: stats[device]?.exceptions += 1
-                case .link, .other: stats[device]?.otherErrors += 1
+                case .timeout: stats[d].timeouts += 1
+                case .crc: stats[d].crcErrors += 1
+                case .exception: stats[d].exceptions += 1
+                case .link, .other: stats[d].otherErrors += 1
                 }
-                stats[device]?.lastError = failure.reason
+                stats[d].lastError = failure.reason
             }
             condition.unlock()
             if case .failure(let failure) = result {
@@ -199,76 +226,92 @@ final class ModbusBus: @unchecked Sendable {
             while true {
                 condition.lock()
                 guard !pendingWrites.isEmpty else { condition.unlock(); return }
-                let output = pendingWrites.removeFirst()
-                let level = held[output] ?? false
+                let (d, j) = pendingWrites.removeFirst()
+                let level = held[d][j]
                 condition.unlock()
-                guard let device = devices.first(where: { $0.plan.outputs.contains { $0.output == output } }),
-                      let rule = device.plan.outputs.first(where: { $0.output == output }) else { continue }
+                let device = devices[d], rule = device.plan.outputs[j]
                 let raw = level != rule.activeLow
                 let unit = device.spec.unit
-                let result = transact(device.spec.id) { (c: ModbusConnection) throws(ModbusFailure) in
+                let result = transact(d) { (c: ModbusConnection) throws(ModbusFailure) in
                     switch rule.point {
                     case .coil(let address): try c.writeCoil(address, raw, unit: unit)
                     case .holdingRegisterBit(let address, let bit): try c.writeRegisterBit(address, bit: bit, raw, unit: unit)
                     }
                 }
                 if case .failure(let failure) = result {
-                    Log.warning("output \(output): \(failure.operation): \(failure.reason); written again when \(device.spec.id) answers")
+                    Log.warning("output \(rule.output): \(failure.operation): \(failure.reason); written again when \(device.spec.id) answers")
                 }
             }
         }
 
-        /// Polls one device: reads its runs, reports the outcome, its inputs' changes, and drives outputs that
+        /// Polls device `d`: reads its runs, reports the outcome and its inputs' changes, and drives outputs that
         /// differ from the held levels.
-        func poll(_ device: Device) {
-            let id = device.spec.id
-            var values: [ModbusPlan.Table: [Int: Int]] = [:]
+        func poll(_ d: Int) {
+            let device = devices[d], plan = device.plan, id = device.spec.id
+            var values: [[Int]] = []
+            values.reserveCapacity(plan.reads.count)
             var failure: ModbusFailure?
-            for read in device.plan.reads {
-                switch transact(id, { (c: ModbusConnection) throws(ModbusFailure) in try c.read(read, unit: device.spec.unit) }) {
-                case .success(let v): values[read.table, default: [:]].merge(v) { _, b in b }
+            for read in plan.reads {
+                switch transact(d, { (c: ModbusConnection) throws(ModbusFailure) in try c.read(read, unit: device.spec.unit) }) {
+                case .success(let v): values.append(v)
                 case .failure(let f): failure = f
                 }
                 if failure != nil { break }
             }
-            let first = firstCycleOpen(for: id)
+            condition.lock()
+            let first = firstCycle[d] == nil
+            condition.unlock()
             if let failure {
-                let count = (failures[id] ?? 0) + 1
-                failures[id] = count
+                failures[d] += 1
+                answered[d] = false
                 condition.lock()
-                if count >= device.spec.offlineAfter { offline.insert(id); stats[id]?.online = false }
-                if first { firstCycle[id] = .some(nil); condition.broadcast() }
+                if failures[d] >= device.spec.offlineAfter { offline[d] = true; stats[d].online = false }
+                if first { firstCycle[d] = .some(nil); condition.broadcast() }
                 condition.unlock()
                 emit(.device(id: id, outcome: .failed(reason: failure.reason)))
                 return
             }
-            failures[id] = 0
-            let levels = device.plan.inputLevels(values)
-            let reported = device.plan.outputLevels(values)
+            failures[d] = 0
             condition.lock()
-            let returning = offline.remove(id) != nil || stats[id]?.online == nil
-            stats[id]?.online = true
-            var drive: [String] = []
-            for (output, level) in reported where held[output] != level && !pendingWrites.contains(output) {
-                drive.append(output)
+            let returning = offline[d] || stats[d].online == nil
+            offline[d] = false
+            stats[d].online = true
+            var drive: [Int] = []
+            for j in plan.outputs.indices {
+                let level = plan.outputLevel(j, in: values)
+                guard held[d][j] != level, !pendingWrites.contains(where: { $0 == (d, j) }) else { continue }
+                drive.append(j)
                 if !returning {
-                    stats[id]?.mismatches += 1
-                    Log.warning("output \(output): \(id) reports it \(level ? "on" : "off") but the agent holds it \(held[output] == true ? "on" : "off"); driving it again")
+                    stats[d].mismatches += 1
+                    Log.warning("output \(plan.outputs[j].output): \(id) reports it \(level ? "on" : "off") but the agent holds it \(held[d][j] ? "on" : "off"); driving it again")
                 }
             }
-            pendingWrites.append(contentsOf: drive.sorted())
-            if first { firstCycle[id] = .some(levels); condition.broadcast() }
+            pendingWrites.append(contentsOf: drive.map { (d, $0) })
+            if first {
+                var levels: [String: Bool] = [:]
+                for i in plan.inputs.indices { levels[plan.inputs[i].input] = plan.inputLevel(i, in: values) }
+                firstCycle[d] = .some(levels)
+                condition.broadcast()
+            }
             condition.unlock()
-            emit(.device(id: id, outcome: .ok))
-            let before = seen[id]
-            seen[id] = levels
-            if !first {
-                for rule in device.plan.inputs {
-                    guard let level = levels[rule.input], returning || before?[rule.input] != level else { continue }
-                    emit(.input(id: rule.input, active: level))
-                }
+            // `ok` when it means something: the first answer, an answer after a failure, and otherwise once a second
+            // (for last_seen). The runtime counts failures in a row, so every failure is reported and so is the
+            // answer that ends a run of them.
+            let now = Self.nowNs()
+            if !answered[d] || now &- okReportedNs[d] >= Self.okReportIntervalNs {
+                emit(.device(id: id, outcome: .ok))
+                okReportedNs[d] = now
             }
-            if returning, !drive.isEmpty { Log.info("\(id) answers: driving \(drive.sorted().joined(separator: ", ")) to the levels the agent holds") }
+            answered[d] = true
+            for i in plan.inputs.indices {
+                let level = plan.inputLevel(i, in: values)
+                let changed = seen[d][i] != level
+                seen[d][i] = level
+                if !first, returning || changed { emit(.input(id: plan.inputs[i].input, active: level)) }
+            }
+            if returning, !drive.isEmpty {
+                Log.info("\(id) answers: driving \(drive.map { plan.outputs[$0].output }.joined(separator: ", ")) to the levels the agent holds")
+            }
         }
 
         while true {
@@ -278,37 +321,31 @@ final class ModbusBus: @unchecked Sendable {
             drainWrites()
             if stop { break }
             // The device due soonest.
-            guard let index = nextPollNs.indices.min(by: { nextPollNs[$0] < nextPollNs[$1] }) else {
+            guard let d = nextPollNs.indices.min(by: { nextPollNs[$0] < nextPollNs[$1] }) else {
                 condition.lock()
                 while !stopping && pendingWrites.isEmpty { condition.wait(timeoutMs: 1000) }
                 condition.unlock()
                 continue
             }
             let now = Self.nowNs()
-            if nextPollNs[index] > now {
+            if nextPollNs[d] > now {
                 condition.lock()
-                if !stopping && pendingWrites.isEmpty { condition.wait(timeoutNs: nextPollNs[index] - now) }
+                if !stopping && pendingWrites.isEmpty { condition.wait(timeoutNs: nextPollNs[d] - now) }
                 condition.unlock()
                 continue
             }
-            poll(devices[index])
+            poll(d)
             // The next poll a period after this one was due; a bus that fell behind does not burst to catch up.
-            let period = UInt64(devices[index].spec.pollMs) * 1_000_000
-            nextPollNs[index] = max(nextPollNs[index] + period, Self.nowNs())
+            let period = UInt64(devices[d].spec.pollMs) * 1_000_000
+            nextPollNs[d] = max(nextPollNs[d] + period, Self.nowNs())
         }
         connection?.close()
         connection = nil
         condition.lock()
         running = false
-        if firstCycle.count < devices.count { for d in devices where firstCycle[d.spec.id] == nil { firstCycle[d.spec.id] = .some(nil) } }
+        for d in firstCycle.indices where firstCycle[d] == nil { firstCycle[d] = .some(nil) }
         condition.broadcast()
         condition.unlock()
-    }
-
-    /// True until the device's first poll has been reported to `start`.
-    private func firstCycleOpen(for device: String) -> Bool {
-        condition.lock(); defer { condition.unlock() }
-        return firstCycle[device] == nil
     }
 
     static func nowNs() -> UInt64 {

@@ -73,25 +73,28 @@ final class ModbusConnection {
     /// Discards whatever is waiting on the line (a late answer after a timeout must not be read as the next one).
     func flush() { if isOpen { _ = modbus_flush(context) } }
 
-    /// Reads one run of a table from `unit`; the values by address.
-    func read(_ read: ModbusPlan.Read, unit: Int) throws(ModbusFailure) -> [Int: Int] {
+    /// Reads one run of a table from `unit`: `read.count` values, the first at `read.address`.
+    func read(_ read: ModbusPlan.Read, unit: Int) throws(ModbusFailure) -> [Int] {
         modbus_set_slave(context, Int32(unit))
-        var values: [Int: Int] = [:]
-        let operation = "read \(read.count) \(read.table.rawValue) at \(read.address) from unit \(unit)"
+        let n: Int32
+        var values: [Int]
         if read.table.isBits {
             var bits = [UInt8](repeating: 0, count: read.count)
-            let n = read.table == .coils
+            n = read.table == .coils
                 ? modbus_read_bits(context, Int32(read.address), Int32(read.count), &bits)
                 : modbus_read_input_bits(context, Int32(read.address), Int32(read.count), &bits)
-            guard n == Int32(read.count) else { throw ModbusFailure(errno: n < 0 ? errno : chekt_EMBBADDATA, operation: operation) }
-            for (i, bit) in bits.enumerated() { values[read.address + i] = Int(bit) }
+            values = bits.map { Int($0) }
         } else {
             var registers = [UInt16](repeating: 0, count: read.count)
-            let n = read.table == .holdingRegisters
+            n = read.table == .holdingRegisters
                 ? modbus_read_registers(context, Int32(read.address), Int32(read.count), &registers)
                 : modbus_read_input_registers(context, Int32(read.address), Int32(read.count), &registers)
-            guard n == Int32(read.count) else { throw ModbusFailure(errno: n < 0 ? errno : chekt_EMBBADDATA, operation: operation) }
-            for (i, value) in registers.enumerated() { values[read.address + i] = Int(value) }
+            values = registers.map { Int($0) }
+        }
+        guard n == Int32(read.count) else {
+            // The words only on failure: a poll that succeeds formats nothing.
+            throw ModbusFailure(errno: n < 0 ? errno : chekt_EMBBADDATA,
+                                operation: "read \(read.count) \(read.table.rawValue) at \(read.address) from unit \(unit)")
         }
         return values
     }
@@ -107,7 +110,7 @@ final class ModbusConnection {
     /// Sets one bit of a holding register: read, change that bit, write back (function 22, mask write, is
     /// optional in the protocol and many I/O modules lack it).
     func writeRegisterBit(_ address: Int, bit: Int, _ on: Bool, unit: Int) throws(ModbusFailure) {
-        let current = try read(ModbusPlan.Read(table: .holdingRegisters, address: address, count: 1), unit: unit)[address] ?? 0
+        let current = try read(ModbusPlan.Read(table: .holdingRegisters, address: address, count: 1), unit: unit)[0]
         let value = on ? current | (1 << bit) : current & ~(1 << bit)
         guard value != current else { return }
         guard modbus_write_register(context, Int32(address), UInt16(value & 0xFFFF)) == 1 else {

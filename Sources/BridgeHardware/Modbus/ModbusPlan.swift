@@ -64,10 +64,20 @@ public struct ModbusPlan: Sendable, Equatable {
         }
     }
 
+    /// Where a point's value is in a poll's values: the index of its read, and its offset in that read.
+    public struct Slot: Sendable, Equatable {
+        public var read: Int
+        public var offset: Int
+    }
+
     public var device: String
     public var reads: [Read]
     public var inputs: [InputRule]
     public var outputs: [OutputRule]
+    /// For each input, in `inputs`' order, where its value is.
+    public var inputSlots: [Slot]
+    /// For each output, in `outputs`' order, where it is read back.
+    public var outputSlots: [Slot]
 
     /// The plan for `device` of `profile` (a device the profile names; its points are validated by ConfigLoader).
     public init(device: BoardProfile.ModbusDevice, profile: BoardProfile) {
@@ -99,7 +109,15 @@ public struct ModbusPlan: Sendable, Equatable {
         }
         self.inputs = inputs
         self.outputs = outputs
-        reads = Table.allCases.flatMap { table in Self.runs(of: addresses[table] ?? [], table: table) }
+        let reads = Table.allCases.flatMap { table in Self.runs(of: addresses[table] ?? [], table: table) }
+        self.reads = reads
+        func slot(_ table: Table, _ address: Int) -> Slot {
+            // Every point's address is in one of the runs made from the points' addresses.
+            let r = reads.firstIndex { $0.table == table && address >= $0.address && address < $0.address + $0.count } ?? 0
+            return Slot(read: r, offset: address - reads[r].address)
+        }
+        inputSlots = inputs.map { slot($0.table, $0.address) }
+        outputSlots = outputs.map { slot($0.readBack.table, $0.readBack.address) }
     }
 
     static func table(_ kind: BoardProfile.RegisterKind) -> Table { kind == .input ? .inputRegisters : .holdingRegisters }
@@ -116,6 +134,32 @@ public struct ModbusPlan: Sendable, Equatable {
             }
         }
         return reads
+    }
+
+    /// Input `i`'s logical level from one poll's values (one array per read, in `reads`' order).
+    public func inputLevel(_ i: Int, in values: [[Int]]) -> Bool {
+        let rule = inputs[i], slot = inputSlots[i]
+        let value = values[slot.read][slot.offset]
+        let raw: Bool
+        switch rule.test {
+        case .bit: raw = value != 0
+        case .registerBit(let bit): raw = (value >> bit) & 1 == 1
+        case .above(let threshold): raw = value > threshold
+        case .below(let threshold): raw = value < threshold
+        }
+        return raw != rule.activeLow
+    }
+
+    /// Output `j`'s logical level as the device reports it, from one poll's values.
+    public func outputLevel(_ j: Int, in values: [[Int]]) -> Bool {
+        let rule = outputs[j], slot = outputSlots[j]
+        let value = values[slot.read][slot.offset]
+        let raw: Bool
+        switch rule.point {
+        case .coil: raw = value != 0
+        case .holdingRegisterBit(_, let bit): raw = (value >> bit) & 1 == 1
+        }
+        return raw != rule.activeLow
     }
 
     /// Every input's logical level from one poll's values (by table, then address); an input whose value is
