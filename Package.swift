@@ -26,13 +26,13 @@ let package = Package(
         // is used (see their shim.h), so local mode maps neither them nor the ~30 libraries they pull in.
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CCrypto", providers: [.apt(["libssl-dev"])]),
-        // glibc's malloc statistics and trimming (<malloc.h>).
-        .systemLibrary(name: "CMalloc"),
+        // glibc and Linux calls Swift's Glibc module lacks: malloc statistics and trimming, thread names.
+        .systemLibrary(name: "CGlibcExtras"),
 
         // The domain: configuration, zones, partitions, relays, devices. Pure.
         .target(name: "BridgeCore", swiftSettings: ownCode),
         // Threads, conditions, logging, errno words: the few POSIX helpers every I/O target shares.
-        .target(name: "BridgeSystem", dependencies: ["CMalloc"], swiftSettings: ownCode),
+        .target(name: "BridgeSystem", dependencies: ["CGlibcExtras"], swiftSettings: ownCode),
         // What the board is: the hardware protocol and its backends.
         .target(name: "BridgeHardware", dependencies: ["BridgeCore", "BridgeSystem", "CGPIOD", "CModbus"], swiftSettings: ownCode),
         // Durable journal and state snapshot.

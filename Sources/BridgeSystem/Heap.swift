@@ -1,4 +1,4 @@
-import CMalloc
+import CGlibcExtras
 
 /// Gives memory that the heap holds free back to the system.
 ///

@@ -1,3 +1,4 @@
+import CGlibcExtras
 import Glibc
 
 /// Thin helpers over the C calls the agent makes, errno mapped once here.
@@ -36,6 +37,13 @@ public enum Posix {
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
+    /// Monotonic time in nanoseconds (`CLOCK_MONOTONIC`).
+    public static func monotonicNanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
     /// Monotonic time in milliseconds (`CLOCK_MONOTONIC`), for waits that must not follow wall-clock steps.
     public static func monotonicMillis() -> Int64 {
         var ts = timespec()
@@ -50,7 +58,12 @@ public enum Posix {
     /// up to the page size; the default is the process's, usually 8 MiB of address space).
     public static func startThread(name: String, stackBytes: Int? = nil, _ body: @escaping @Sendable () -> Void) -> Int32 {
         final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
-        let box = Unmanaged.passRetained(Box(body))
+        // Named as `top -H`, `ps -L` and /proc/PID/task/*/comm show it (the kernel keeps 15 bytes).
+        let named: @Sendable () -> Void = {
+            chekt_set_thread_name(String(decoding: Array(name.utf8.prefix(15)), as: UTF8.self))
+            body()
+        }
+        let box = Unmanaged.passRetained(Box(named))
         var thread = pthread_t()
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)

@@ -27,16 +27,11 @@ public final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
     /// nil cancels it.
     public func setTimer(delayNs: UInt64?, _ action: @escaping @Sendable () -> Void) {
         condition.lock()
-        timer = delayNs.map { (Self.monotonicNs().addingReportingOverflow($0).overflow ? .max : Self.monotonicNs() + $0, action) }
+        timer = delayNs.map { (Posix.monotonicNanos().addingReportingOverflow($0).overflow ? .max : Posix.monotonicNanos() + $0, action) }
         condition.signal()
         condition.unlock()
     }
 
-    static func monotonicNs() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
 
     private func run() {
         while true {
@@ -44,7 +39,7 @@ public final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
             var due: (@Sendable () -> Void)?
             while jobs.isEmpty && due == nil {
                 if let t = timer {
-                    let now = Self.monotonicNs()
+                    let now = Posix.monotonicNanos()
                     if now >= t.deadlineNs {
                         due = t.action
                         timer = nil

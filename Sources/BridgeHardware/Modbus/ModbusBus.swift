@@ -146,7 +146,7 @@ final class ModbusBus: @unchecked Sendable {
         var backoffMs: UInt64 = 500
         var lastFrameNs: UInt64 = 0
         let gapNs = ModbusConnection.interFrameGapNs(spec)
-        var nextPollNs = [UInt64](repeating: Self.nowNs(), count: devices.count)
+        var nextPollNs = [UInt64](repeating: Posix.monotonicNanos(), count: devices.count)
         // By device position: the input levels last reported, failed polls in a row, whether the last poll
         // answered, and when its last `ok` was reported.
         var seen = devices.map { [Bool?](repeating: nil, count: $0.plan.inputs.count) }
@@ -158,7 +158,7 @@ final class ModbusBus: @unchecked Sendable {
         /// An open connection, or the failure that keeps the bus closed (tried again after the back-off).
         func link() -> Result<ModbusConnection, ModbusFailure> {
             if let connection, connection.isOpen { return .success(connection) }
-            if let linkFailure, Self.nowNs() < retryAtNs { return .failure(linkFailure) }
+            if let linkFailure, Posix.monotonicNanos() < retryAtNs { return .failure(linkFailure) }
             do throws(ModbusFailure) {
                 let c: ModbusConnection
                 if let connection { c = connection } else { c = try ModbusConnection(bus: spec) }
@@ -172,7 +172,7 @@ final class ModbusBus: @unchecked Sendable {
             } catch {
                 if linkFailure?.errno != error.errno { Log.warning("bus \(spec.id): \(error.operation): \(error.reason); retrying") }
                 linkFailure = error
-                retryAtNs = Self.nowNs() + backoffMs * 1_000_000
+                retryAtNs = Posix.monotonicNanos() + backoffMs * 1_000_000
                 backoffMs = min(backoffMs * 2, 30_000)
                 return .failure(error)
             }
@@ -186,13 +186,13 @@ final class ModbusBus: @unchecked Sendable {
             case .failure(let failure): return .failure(failure)
             }
             if gapNs > 0 {
-                let sinceLast = Self.nowNs() &- lastFrameNs
+                let sinceLast = Posix.monotonicNanos() &- lastFrameNs
                 if sinceLast < gapNs { usleep(UInt32((gapNs - sinceLast) / 1000)) }
             }
-            let start = Self.nowNs()
+            let start = Posix.monotonicNanos()
             let result: Result<T, ModbusFailure>
             do { result = .success(try body(c)) } catch { result = .failure(error) }
-            lastFrameNs = Self.nowNs()
+            lastFrameNs = Posix.monotonicNanos()
             condition.lock()
             stats[d].transactions += 1
             switch result {
@@ -213,7 +213,7 @@ final class ModbusBus: @unchecked Sendable {
                 case .link:
                     c.close()
                     linkFailure = failure
-                    retryAtNs = Self.nowNs() + backoffMs * 1_000_000
+                    retryAtNs = Posix.monotonicNanos() + backoffMs * 1_000_000
                     backoffMs = min(backoffMs * 2, 30_000)
                 case .exception: break
                 }
@@ -297,7 +297,7 @@ final class ModbusBus: @unchecked Sendable {
             // `ok` when it means something: the first answer, an answer after a failure, and otherwise once a second
             // (for last_seen). The runtime counts failures in a row, so every failure is reported and so is the
             // answer that ends a run of them.
-            let now = Self.nowNs()
+            let now = Posix.monotonicNanos()
             if !answered[d] || now &- okReportedNs[d] >= Self.okReportIntervalNs {
                 emit(.device(id: id, outcome: .ok))
                 okReportedNs[d] = now
@@ -327,7 +327,7 @@ final class ModbusBus: @unchecked Sendable {
                 condition.unlock()
                 continue
             }
-            let now = Self.nowNs()
+            let now = Posix.monotonicNanos()
             if nextPollNs[d] > now {
                 condition.lock()
                 if !stopping && pendingWrites.isEmpty { condition.wait(timeoutNs: nextPollNs[d] - now) }
@@ -337,7 +337,7 @@ final class ModbusBus: @unchecked Sendable {
             poll(d)
             // The next poll a period after this one was due; a bus that fell behind does not burst to catch up.
             let period = UInt64(devices[d].spec.pollMs) * 1_000_000
-            nextPollNs[d] = max(nextPollNs[d] + period, Self.nowNs())
+            nextPollNs[d] = max(nextPollNs[d] + period, Posix.monotonicNanos())
         }
         connection?.close()
         connection = nil
@@ -346,11 +346,5 @@ final class ModbusBus: @unchecked Sendable {
         for d in firstCycle.indices where firstCycle[d] == nil { firstCycle[d] = .some(nil) }
         condition.broadcast()
         condition.unlock()
-    }
-
-    static func nowNs() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 }

@@ -54,14 +54,6 @@ public struct ModbusPlan: Sendable, Equatable {
             case .holdingRegisterBit(let a, _): return (.holdingRegisters, a)
             }
         }
-
-        /// The raw level a poll read for this output (before `active_low`), from the values of its table.
-        func level(in values: [Int: Int]) -> Bool? {
-            switch point {
-            case .coil(let a): return values[a].map { $0 != 0 }
-            case .holdingRegisterBit(let a, let bit): return values[a].map { ($0 >> bit) & 1 == 1 }
-            }
-        }
     }
 
     /// Where a point's value is in a poll's values: the index of its read, and its offset in that read.
@@ -160,33 +152,5 @@ public struct ModbusPlan: Sendable, Equatable {
         case .holdingRegisterBit(_, let bit): raw = (value >> bit) & 1 == 1
         }
         return raw != rule.activeLow
-    }
-
-    /// Every input's logical level from one poll's values (by table, then address); an input whose value is
-    /// missing is absent from the result.
-    public func inputLevels(_ values: [Table: [Int: Int]]) -> [String: Bool] {
-        var levels: [String: Bool] = [:]
-        for rule in inputs {
-            guard let value = values[rule.table]?[rule.address] else { continue }
-            let raw: Bool
-            switch rule.test {
-            case .bit: raw = value != 0
-            case .registerBit(let bit): raw = (value >> bit) & 1 == 1
-            case .above(let threshold): raw = value > threshold
-            case .below(let threshold): raw = value < threshold
-            }
-            levels[rule.input] = raw != rule.activeLow
-        }
-        return levels
-    }
-
-    /// Every output's logical level as the device reports it.
-    public func outputLevels(_ values: [Table: [Int: Int]]) -> [String: Bool] {
-        var levels: [String: Bool] = [:]
-        for rule in outputs {
-            guard let raw = rule.level(in: values[rule.readBack.table] ?? [:]) else { continue }
-            levels[rule.output] = raw != rule.activeLow
-        }
-        return levels
     }
 }

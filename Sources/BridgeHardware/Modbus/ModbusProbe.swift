@@ -1,4 +1,5 @@
 import BridgeCore
+import BridgeSystem
 
 /// One read from one Modbus device, outside the agent: what `doctor` does when no agent holds the bus.
 public enum ModbusProbe {
@@ -12,9 +13,9 @@ public enum ModbusProbe {
             _ = try connection.open()
             defer { connection.close() }
             guard let read = plan.reads.first else { return .success(0) }
-            let start = ModbusBus.nowNs()
+            let start = Posix.monotonicNanos()
             _ = try connection.read(read, unit: device.unit)
-            return .success(Double(ModbusBus.nowNs() - start) / 1_000_000)
+            return .success(Double(Posix.monotonicNanos() - start) / 1_000_000)
         } catch {
             return .failure(ProbeFailure(reason: error.reason, isLink: error.kind == .link))
         }
