@@ -122,6 +122,8 @@ import Testing
         (#"{"api_key": "key_live_4f9a1a2b3c\n", "signing_secret": "whsec_SuperSecret_7d1a2b"}"#, .invalidValue),
         (#"{"api_key": "key_live_4f9a1a2b3c", "signing_secret": " whsec_SuperSecret_7d1a2b"}"#, .invalidValue),
         (#"{"api_key": "key_live 4f9a1a2b3c", "signing_secret": "whsec_SuperSecret_7d1a2b"}"#, .invalidValue),
+        // A line break inside the key would inject a header into every request.
+        (#"{"api_key": "key_live_4f9a\r\nX-Evil: 1", "signing_secret": "whsec_SuperSecret_7d1a2b"}"#, .invalidValue),
         (#"{"api_key": "key_live_4f9a1a2b3c", "signing_secret": "whsec_SuperSecret_7d1a2b", "whsec_SuperSecret_7d1a2b": 1}"#, .unknownKey),
         // Strict JSON, as the configuration files: a trailing comma, a repeated key (even with the secret as key).
         (#"{"api_key": "key_live_4f9a1a2b3c", "signing_secret": "whsec_SuperSecret_7d1a2b",}"#, .invalidJSON),

@@ -45,6 +45,27 @@ import Testing
         #expect(status.count == 1 && status.first?["ok"] == true && status.first?["status"]?["partitions"] != nil, "\(status)")
     }
 
+    /// Held up before issue 14, kept so: a line over 1 MiB is cut off (the connection closed, nothing answered or
+    /// run), and thousands of connections that come and go leave the agent answering.
+    @Test func aTenMegabyteLineIsCutOffAndConnectionChurnLeavesTheAgentAnswering() throws {
+        let sandbox = try Sandbox()
+        let agent = try startAgent(sandbox)
+        defer { agent.stop() }
+        let huge = ControlConnection.self
+        let connection = try huge.init(sandbox.socket)
+        // The agent hangs up once it has read more than a line may hold: the rest of the send fails, which is fine.
+        try? connection.send(#"{"op":"request","type":"relay.pulse","params":{"relay":""# + String(repeating: "x", count: 10 << 20) + #""}}"#)
+        let answer = try connection.readToEnd(timeout: 10)
+        connection.close()
+        #expect(answer.isEmpty, "an over-long line was answered: \(answer.prefix(200))")
+        for _ in 0..<2000 { try ControlConnection(sandbox.socket).close() }
+        #expect(agent.isRunning, "\(agent.logTail)")
+        let status = try agent.tool("status", "--json")
+        #expect(status.status == 0, "\(status)\n\(agent.logTail)")
+        let events = try agent.tool("events", "--json", "--since", "1")
+        #expect(!events.stdout.contains("relay.activated"), "the cut-off request ran: \(events.stdout)")
+    }
+
     @Test func beyond32ClientsTheExtraOnesAreToldBusyAndTheAgentRecovers() throws {
         let sandbox = try Sandbox()
         let agent = try startAgent(sandbox)
