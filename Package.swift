@@ -60,7 +60,7 @@ let package = Package(
         .executableTarget(name: "chekt-bridge-bench", dependencies: ["BridgeAgent", "BridgeSystem", "BridgeUplink"]),
 
         .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore"]),
-        .testTarget(name: "BridgeHardwareTests", dependencies: ["BridgeHardware"]),
+        .testTarget(name: "BridgeHardwareTests", dependencies: ["BridgeHardware", "BridgeSystem"]),
         .testTarget(name: "BridgeStoreTests", dependencies: ["BridgeStore"]),
         .testTarget(name: "BridgeUplinkTests", dependencies: ["BridgeUplink"]),
         .testTarget(name: "BridgeAgentTests", dependencies: ["BridgeAgent", "BridgeSystem"]),

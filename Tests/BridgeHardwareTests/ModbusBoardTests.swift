@@ -1,4 +1,5 @@
 import BridgeCore
+import BridgeSystem
 import Foundation
 import Testing
 @testable import BridgeHardware
@@ -28,8 +29,11 @@ import Testing
     final class Recorder: @unchecked Sendable {
         private let lock = NSLock()
         private var list: [HardwareEvent] = []
+        /// The stream is read on a thread of its own, not on the concurrency pool: the suite's other tests block
+        /// pool threads (synchronous waits on processes), and a recorder queued behind them would see nothing.
+        private let executor = ThreadExecutor(name: "recorder")
         init(_ stream: AsyncStream<HardwareEvent>) {
-            Task { [self] in for await e in stream { lock.withLock { list.append(e) } } }
+            Task(executorPreference: executor) { [self] in for await e in stream { lock.withLock { list.append(e) } } }
         }
         var events: [HardwareEvent] { lock.withLock { list } }
         /// Waits up to `seconds` for an event matching `match` after the first `after` events.
@@ -40,7 +44,7 @@ import Testing
                 if let e = events.dropFirst(after).first(where: match) { return e }
                 try? await Task.sleep(for: .milliseconds(5))
             } while Date() < deadline
-            return nil
+            return events.dropFirst(after).first(where: match)  // once more: the wake-up may come late on a busy machine
         }
     }
 
