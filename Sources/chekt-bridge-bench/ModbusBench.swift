@@ -149,7 +149,7 @@ func backendLoop(port: Int, seconds: Double, followEvents: Bool) throws -> (Loop
     // clock, not of the backend.
     let board = ModbusBoard(profile: modbusBenchProfile(port: port, units: 1...1, pollMs: 0, timeoutMs: 200,
                                                         inputsOnCoils: true, coilOutputs: false))
-    // The bus thread is the one open() starts (the threads are not named). The task reading events starts after.
+    // The bus thread is the one open() starts (also named modbus-bench). The task reading events starts after.
     let threadsBefore = threadIDs()
     _ = try board.open(initialOutputs: [:])
     let busThread = threadIDs().subtracting(threadsBefore)
