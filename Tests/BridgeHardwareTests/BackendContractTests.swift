@@ -60,11 +60,6 @@ import Testing
         func setOnline(_ online: Bool) throws {
             if let simulated { try simulated.setDevice("io", online: online) } else { try peer?.command(online ? "unmute 1" : "mute 1") }
         }
-
-        func eventually(_ condition: () throws -> Bool) async rethrows -> Bool {
-            for _ in 0..<1000 { if try condition() { return true }; try? await Task.sleep(for: .milliseconds(5)) }
-            return false
-        }
     }
 
     @Test(arguments: Backend.allCases)
@@ -74,12 +69,12 @@ import Testing
         try rig.setInput(true)
         let levels = try rig.board.open(initialOutputs: ["io.out1": true])
         #expect(levels["io.in1"] == .some(true), "\(levels)")
-        #expect(try await rig.eventually { try rig.output() == true }, "the initial level")
+        #expect(try await eventually { try rig.output() == true }, "the initial level")
         let mark = rig.recorder.events.count
         try rig.setInput(false)
         #expect(await rig.recorder.wait(after: mark) { $0 == .input(id: "io.in1", active: false) } != nil)
         try rig.board.setOutput("io.out1", active: false)
-        #expect(try await rig.eventually { try rig.output() == false })
+        #expect(try await eventually { try rig.output() == false })
         #expect(throws: HardwareError.self) { try rig.board.setOutput("nope", active: true) }
     }
 

@@ -48,11 +48,6 @@ import Testing
         }
     }
 
-    /// Waits until `condition` holds (the server's side), up to 5 s.
-    func eventually(_ condition: () throws -> Bool) async rethrows -> Bool {
-        for _ in 0..<1000 { if try condition() { return true }; try? await Task.sleep(for: .milliseconds(5)) }
-        return false
-    }
 
     func failed(_ e: HardwareEvent) -> String? {
         if case .device("io", .failed(let reason)) = e { return reason }

@@ -109,3 +109,9 @@ final class ModbusPeer: @unchecked Sendable {
         init(_ d: String) { description = d }
     }
 }
+
+/// Waits until `condition` holds (a device's side, seen from outside), checking 1000 times 5 ms apart.
+func eventually(_ condition: () throws -> Bool) async rethrows -> Bool {
+    for _ in 0..<1000 { if try condition() { return true }; try? await Task.sleep(for: .milliseconds(5)) }
+    return try condition()
+}
