@@ -48,28 +48,13 @@ func buildModbusBench(dir: String) -> String {
 
 /// Starts the C server on a free port; requests to the `dead` units are never answered.
 func startModbusServer(_ binary: String, dead: [Int] = []) -> (Child, Int) {
-    var fds: [Int32] = [0, 0]
-    pipe(&fds)
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-    posix_spawn_file_actions_addclose(&actions, fds[0])
-    let args = [binary, "server", "0"] + dead.map(String.init)
-    var cargs = args.map { strdup($0) } + [nil]
-    var pid: pid_t = 0
-    precondition(posix_spawn(&pid, args[0], &actions, nil, &cargs, environ) == 0, "cannot start \(binary)")
-    posix_spawn_file_actions_destroy(&actions)
-    for p in cargs { free(p) }
-    close(fds[1])
-    var line: [UInt8] = []
-    var byte: UInt8 = 0
-    while read(fds[0], &byte, 1) == 1, byte != 10 { line.append(byte) }
-    let text = String(decoding: line, as: UTF8.self)
+    let server = spawn([binary, "server", "0"] + dead.map(String.init), output: 1)
+    let text = firstLine(of: server)
     guard text.hasPrefix("READY "), let port = Int(text.dropFirst(6)) else {
         say("the C Modbus server did not start: \(text)")
         exit(1)
     }
-    return (Child(pid: pid, stderrFD: fds[0]), port)
+    return (server, port)
 }
 
 /// What one back-to-back run gave: transactions per second and CPU per transaction (µs) of the client side.

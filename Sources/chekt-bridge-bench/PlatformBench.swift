@@ -21,26 +21,13 @@ func startPlatform(dir: String) -> (Child, Int) {
     let fd = open(creds, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     Posix.writeAll(fd, Array(#"{"api_key": "key_bench_0123456789", "signing_secret": "secret_bench_0123456789abcdef"}"#.utf8))
     close(fd)
-    var fds: [Int32] = [0, 0]
-    pipe(&fds)
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-    posix_spawn_file_actions_addclose(&actions, fds[0])
-    let args = [platformBinary, "--port", "0", "--bridge", "brg_bench:\(creds)", "--quiet"]
-    var cargs = args.map { strdup($0) } + [nil]
-    var pid: pid_t = 0
-    precondition(posix_spawn(&pid, args[0], &actions, nil, &cargs, environ) == 0)
-    close(fds[1])
-    var line: [UInt8] = []
-    var byte: UInt8 = 0
-    while read(fds[0], &byte, 1) == 1, byte != 10 { line.append(byte) }
-    let text = String(decoding: line, as: UTF8.self)
+    let platform = spawn([platformBinary, "--port", "0", "--bridge", "brg_bench:\(creds)", "--quiet"], output: 1)
+    let text = firstLine(of: platform)
     guard let port = text.split(separator: ":").last.flatMap({ Int($0) }) else {
         say("platform-sim did not start: \(text)")
         exit(1)
     }
-    return (Child(pid: pid, stderrFD: fds[0]), port)
+    return (platform, port)
 }
 
 func writePlatformConfig(dir: String, port: Int, tls caFile: String? = nil) -> String {

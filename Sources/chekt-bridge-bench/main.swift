@@ -158,20 +158,30 @@ func spawnAgent(stateDir: String, socket: String, config: String = demoConfig) -
     spawn([binDir + "/chekt-bridge", "run", "--config", config, "--simulate", "--state-dir", stateDir, "--socket", socket])
 }
 
-func spawn(_ args: [String]) -> Child {
+/// Starts `args` with its `output` (2: stderr, 1: stdout) into a pipe, which `Child.stderrFD` reads.
+func spawn(_ args: [String], output: Int32 = 2) -> Child {
     var fds: [Int32] = [0, 0]
     pipe(&fds)
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+    posix_spawn_file_actions_adddup2(&actions, fds[1], output)
     posix_spawn_file_actions_addclose(&actions, fds[0])
     var cargs = args.map { strdup($0) } + [nil]
     var pid: pid_t = 0
     let rc = posix_spawn(&pid, args[0], &actions, nil, &cargs, environ)
     precondition(rc == 0, "cannot start \(args[0]): \(Posix.describe(rc)) (build it first: swift build -c release)")
+    posix_spawn_file_actions_destroy(&actions)
     close(fds[1])
     for p in cargs { free(p) }
     return Child(pid: pid, stderrFD: fds[0])
+}
+
+/// The first line the child writes to its pipe (a server saying where it listens).
+func firstLine(of child: Child) -> String {
+    var line: [UInt8] = []
+    var byte: UInt8 = 0
+    while read(child.stderrFD, &byte, 1) == 1, byte != 10 { line.append(byte) }
+    return String(decoding: line, as: UTF8.self)
 }
 
 /// Keeps reading the child's stderr (and dropping it), so it never blocks on a full pipe.
