@@ -26,6 +26,8 @@ let package = Package(
         // is used (see their shim.h), so local mode maps neither them nor the ~30 libraries they pull in.
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CCrypto", providers: [.apt(["libssl-dev"])]),
+        // libgpiod 1.6 or 2.x behind one small C API: the only code that knows which (its include/chekt_gpio.h).
+        .target(name: "CGPIODAdapter", dependencies: ["CGPIOD"]),
         // glibc and Linux calls Swift's Glibc module lacks: malloc statistics and trimming, thread names.
         .systemLibrary(name: "CGlibcExtras"),
 
@@ -34,7 +36,7 @@ let package = Package(
         // Threads, conditions, logging, errno words: the few POSIX helpers every I/O target shares.
         .target(name: "BridgeSystem", dependencies: ["CGlibcExtras"], swiftSettings: ownCode),
         // What the board is: the hardware protocol and its backends.
-        .target(name: "BridgeHardware", dependencies: ["BridgeCore", "BridgeSystem", "CGPIOD", "CModbus"], swiftSettings: ownCode),
+        .target(name: "BridgeHardware", dependencies: ["BridgeCore", "BridgeSystem", "CGPIODAdapter", "CModbus"], swiftSettings: ownCode),
         // Durable journal and state snapshot.
         .target(name: "BridgeStore", dependencies: ["BridgeCore"], swiftSettings: ownCode),
         // The platform link.

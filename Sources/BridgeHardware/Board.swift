@@ -2,8 +2,11 @@ import BridgeCore
 
 /// What happens on the board, as the backend reports it.
 public enum HardwareEvent: Sendable, Equatable {
-    /// A board input's level changed (already mapped through `active_low`): raw, not debounced.
-    case input(id: String, active: Bool)
+    /// A board input's level changed (already mapped through `active_low`): raw, not debounced. `monotonicNs` is
+    /// when the change happened (`CLOCK_MONOTONIC`) where the hardware says so (the kernel's timestamp of a GPIO
+    /// edge), so that the debounce runs from the edge and not from whenever the event was read; nil where the
+    /// change was seen by polling (Modbus) or simulated.
+    case input(id: String, active: Bool, monotonicNs: UInt64? = nil)
     /// One transaction with a supervised device (Modbus device, or GPIO chip id).
     case device(id: String, outcome: DeviceOutcome)
 }

@@ -1,25 +1,11 @@
 import BridgeCore
 
-/// The board a profile describes, on real hardware: the backend for each of its parts, behind one `Board`.
-///
-/// Today that is libmodbus for the Modbus buses and devices; the libgpiod backend is not built yet, so a
-/// profile with GPIO parts is refused before anything starts (`unsupportedParts`), never half-run.
+/// The board a profile describes, on real hardware: a `CompositeBoard` of the backends its parts need (libgpiod
+/// for GPIO chips and lines, libmodbus for Modbus buses and devices). Every kind of part config.md defines has a
+/// backend; a part that is missing on the machine (a chip not found, a bus not answering) is a device reported
+/// offline and retried, never a refusal to start.
 public enum RealBoard {
-    /// The parts of `profile` no backend of this build can drive, each named, e.g.
-    /// `GPIO chip "header" (inputs in1, in2)`. Empty when the whole profile can run.
-    public static func unsupportedParts(of profile: BoardProfile) -> [String] {
-        profile.gpioChips.map { chip in
-            let inputs = profile.inputs.filter { profile.deviceID(ofInput: $0.id) == chip.id }.map(\.id)
-            let outputs = profile.outputs.filter { profile.deviceID(ofOutput: $0.id) == chip.id }.map(\.id)
-            var lines: [String] = []
-            if !inputs.isEmpty { lines.append("inputs " + inputs.joined(separator: ", ")) }
-            if !outputs.isEmpty { lines.append("outputs " + outputs.joined(separator: ", ")) }
-            return "GPIO chip \(ConfigText.quoted(chip.id))" + (lines.isEmpty ? "" : " (\(lines.joined(separator: "; ")))")
-        }
-    }
-
-    /// The backend for a profile whose parts are all supported (`unsupportedParts` is empty).
     public static func make(profile: BoardProfile) -> any Board {
-        ModbusBoard(profile: profile)
+        CompositeBoard(profile: profile)
     }
 }

@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 @testable import BridgeAgent
+import BridgeSystem
 
 /// Creating the control socket: what may be replaced at its path, and its group.
 @Suite struct ControlServerTests {

@@ -40,15 +40,6 @@ public enum Launcher {
             Log.error("the configuration has \(error.issues.count) problem(s); nothing was started:\n\(error)")
             return 2
         }
-        if !args.simulate {
-            let missing = RealBoard.unsupportedParts(of: site.board)
-            guard missing.isEmpty else {
-                Log.error("board \(ConfigText.quoted(site.board.name)) (\(ConfigText.printable(site.boardPath))) has parts this build cannot drive on real hardware yet: "
-                          + missing.joined(separator: "; ") + ". The libmodbus backend drives Modbus buses and devices; the libgpiod backend is not built yet. Use --simulate to run this profile on the simulated board")
-                return 2
-            }
-        }
-
         let stateDir = args.stateDir ?? site.config.bridge.stateDir
         // The platform link's settings are checked before anything is created in the state folder.
         var link: (config: Uplink.Configuration, credentials: Credentials)?

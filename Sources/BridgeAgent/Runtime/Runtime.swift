@@ -130,6 +130,16 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     }
     private var lastNow: Millis = 0
 
+    /// When a change the hardware timestamped (`CLOCK_MONOTONIC`) happened, in the core's time base: `now` (already
+    /// rounded up) less the whole milliseconds since, so the debounce never ends early. Only the real clock shares
+    /// the kernel's time base; an injected clock takes the change as happening now.
+    func changeTime(_ now: Millis, monotonicNs: UInt64) -> Millis {
+        guard clock is ContinuousClock || clock is SuspendingClock else { return now }
+        let current = Posix.monotonicNanos()
+        let ageMs = current > monotonicNs ? Int64((current - monotonicNs) / 1_000_000) : 0
+        return now - ageMs
+    }
+
     public var startedAt: Millis { wallAnchor }
 
     /// Opens the board at the outputs' initial levels, records `bridge.started`, and runs until SIGTERM/SIGINT.
@@ -181,9 +191,9 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     private func handle(_ message: RuntimeMessage) {
         let t = now()
         switch message {
-        case .hardware(.input(let id, let active)):
+        case .hardware(.input(let id, let active, let monotonicNs)):
             let t = now(roundedUp: true)
-            carryOut(engine.inputChanged(id, active: active, now: t), now: t)
+            carryOut(engine.inputChanged(id, active: active, changedAt: monotonicNs.map { changeTime(t, monotonicNs: $0) }, now: t), now: t)
             feed.bump()
         case .hardware(.device(let id, let outcome)):
             carryOut(engine.deviceTransaction(id, outcome: outcome, now: t), now: t)

@@ -65,10 +65,16 @@ public struct BoardProfile: Sendable, Equatable {
         public var id: String
         public var sink: OutputSink
         public var activeLow: Bool          // default false
-        public init(id: String, sink: OutputSink, activeLow: Bool = false) {
-            self.id = id; self.sink = sink; self.activeLow = activeLow
+        /// How a GPIO output drives its line (default push-pull); Modbus outputs have none.
+        public var drive: Drive
+        public init(id: String, sink: OutputSink, activeLow: Bool = false, drive: Drive = .pushPull) {
+            self.id = id; self.sink = sink; self.activeLow = activeLow; self.drive = drive
         }
     }
+
+    /// A GPIO output's driver: push-pull drives both levels; open-drain only pulls low and lets an external
+    /// pull-up (or the relay board's own input) make the high level.
+    public enum Drive: String, Sendable, Equatable, CaseIterable { case pushPull = "push_pull", openDrain = "open_drain" }
 
     public enum OutputSink: Sendable, Equatable {
         case gpio(GPIOLine)

@@ -12,7 +12,7 @@ extension ConfigLoader {
         static let top = ["name", "description", "gpio_chips", "inputs", "outputs", "modbus_buses", "modbus_devices"]
         static let chip = ["id", "labels"]
         static let gpioInput = ["id", "gpio", "active_low", "bias", "debounce_ms"]
-        static let gpioOutput = ["id", "gpio", "active_low"]
+        static let gpioOutput = ["id", "gpio", "active_low", "drive"]
         static let gpio = ["chip", "line"]
         static let bus = ["id", "rtu", "tcp", "timeout_ms"]
         static let rtu = ["device", "baud", "parity", "data_bits", "stop_bits"]
@@ -96,7 +96,8 @@ extension ConfigLoader {
         guard let o = d.object(value, at: path, keys: BoardKeys.gpioOutput) else { return placeholder }
         let id = d.id(o) ?? ""
         let line = decodeGPIOLine(o, decoder: &d)
-        return BoardProfile.BoardOutput(id: id, sink: .gpio(line), activeLow: d.bool(o, "active_low") ?? false)
+        return BoardProfile.BoardOutput(id: id, sink: .gpio(line), activeLow: d.bool(o, "active_low") ?? false,
+                                        drive: d.choice(o, "drive", BoardProfile.Drive.self) ?? .pushPull)
     }
 
     /// `"gpio": {"chip", "line"}`; a line is a name (`"GPIO5"`) or an offset (`5`).

@@ -73,11 +73,15 @@ public struct Engine: Sendable {
         return take()
     }
 
-    /// A raw (not yet debounced) input level change.
-    public mutating func inputChanged(_ input: String, active: Bool, now: Millis) -> [Effect] {
+    /// A raw (not yet debounced) input level change. `changedAt` is when it happened where the hardware says
+    /// (a GPIO edge's kernel timestamp, read late when the loop was busy): the debounce runs from then, and what
+    /// was due only after then waits for the next `advance`, so a change that was reversed within the debounce
+    /// period is still cancelled by the reversal queued behind it. Clamped to the start and to `now`.
+    public mutating func inputChanged(_ input: String, active: Bool, changedAt: Millis? = nil, now: Millis) -> [Effect] {
         guard !stopped else { return [] }
-        runDue(upTo: now)
-        rawChanged(input, level: active, at: now)
+        let at = max(min(changedAt ?? now, now), startedAt)
+        runDue(upTo: at)
+        rawChanged(input, level: active, at: at)
         return take()
     }
 

@@ -1,4 +1,4 @@
-import CGPIOD
+import BridgeSystem
 import Glibc
 
 /// Finds GPIO chips by label, never by number: the kernel numbers chips differently on a Pi 4 and a Pi 5
@@ -11,31 +11,34 @@ public enum GPIOChipFinder {
         public var lines: Int
     }
 
-    /// Every GPIO chip character device the kernel offers (`/dev/gpiochip*`), with its label (`gpiod_chip_label`).
+    /// Every GPIO chip character device the kernel offers (`/dev/gpiochip*`, in number order), with its label.
     /// Chips that cannot be opened are listed with the reason in `unreadable`.
-    public static func all() -> (chips: [Chip], unreadable: [(path: String, reason: String)]) {
+    public static func all(devices: String = "/dev") -> (chips: [Chip], unreadable: [(path: String, reason: String)]) {
         var chips: [Chip] = []
         var unreadable: [(String, String)] = []
-        guard let dir = opendir("/dev") else { return ([], []) }
+        for path in paths(devices: devices) {
+            do throws(GPIOFailure) {
+                let chip = try GPIODChip(path: path)
+                chips.append(Chip(path: path, name: chip.name, label: chip.label, lines: chip.lineCount))
+            } catch {
+                unreadable.append((path, error.message))
+            }
+        }
+        return (chips, unreadable)
+    }
+
+    /// `/dev/gpiochip*`, in number order.
+    static func paths(devices: String = "/dev") -> [String] {
+        guard let dir = opendir(devices) else { return [] }
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
-            if name.hasPrefix("gpiochip") { names.append(name) }
+            if name.hasPrefix("gpiochip"), Int(name.dropFirst(8)) != nil { names.append(name) }
         }
-        for name in names.sorted(by: { $0.count == $1.count ? $0 < $1 : $0.count < $1.count }) {
-            let path = "/dev/" + name
-            guard let chip = gpiod_chip_open(path) else {
-                unreadable.append((path, String(cString: strerror(errno))))
-                continue
-            }
-            chips.append(Chip(path: path, name: String(cString: gpiod_chip_name(chip)),
-                              label: String(cString: gpiod_chip_label(chip)), lines: Int(gpiod_chip_num_lines(chip))))
-            gpiod_chip_close(chip)
-        }
-        return (chips, unreadable)
+        return names.sorted { $0.count == $1.count ? $0 < $1 : $0.count < $1.count }.map { devices + "/" + $0 }
     }
 
     /// The first chip whose label is the first of `labels` that any chip has (the profile's order is its preference).

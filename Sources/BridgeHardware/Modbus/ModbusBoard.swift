@@ -13,9 +13,14 @@ public final class ModbusBoard: Board {
     private let buses: [ModbusBus]
     private let opened = Mutex(false)
 
-    public init(profile: BoardProfile) {
+    public convenience init(profile: BoardProfile) {
+        self.init(profile: profile, stream: AsyncStream.makeStream(of: HardwareEvent.self, bufferingPolicy: .unbounded))
+    }
+
+    /// `stream` may be shared with the other parts of a `CompositeBoard`.
+    init(profile: BoardProfile, stream: (AsyncStream<HardwareEvent>, AsyncStream<HardwareEvent>.Continuation)) {
         self.profile = profile
-        let (events, continuation) = AsyncStream.makeStream(of: HardwareEvent.self, bufferingPolicy: .unbounded)
+        let (events, continuation) = stream
         self.events = events
         self.continuation = continuation
         buses = profile.modbusBuses.map { bus in
