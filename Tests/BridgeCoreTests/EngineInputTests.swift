@@ -26,6 +26,36 @@ import Testing
         #expect(status == InputStatus(id: "in3", active: true, raw: true, lastChange: T1 + 50, zone: "window"))
     }
 
+    @Test func aTimestampedChangeDebouncesFromWhenItHappenedNotFromWhenItWasRead() {
+        var rig = EngineRig()
+        rig.settled()
+        // The edge happened at T1 and was read 30 ms late: it commits 50 ms after the edge, not after the read.
+        #expect(rig.engine.inputChanged("in3", active: true, changedAt: T1, now: T1 + 30).isEmpty)
+        #expect(rig.engine.nextDeadline == T1 + 50)
+        #expect(rig.advance(T1 + 50) == [faulted("window")])
+    }
+
+    @Test func aPulseReadLateIsStillShorterThanTheDebounce() {
+        var rig = EngineRig()
+        rig.settled()
+        // A 20 ms pulse whose two edges were both read 80 ms late, after its debounce would have ended: the
+        // reversal queued behind the first edge still cancels it.
+        var effects = rig.engine.inputChanged("in3", active: true, changedAt: T1, now: T1 + 80)
+        effects += rig.engine.inputChanged("in3", active: false, changedAt: T1 + 20, now: T1 + 80)
+        effects += rig.advance(T1 + 1_000)
+        #expect(effects.isEmpty, "\(effects)")
+    }
+
+    @Test func aChangeTimeInTheFutureOrBeforeTheStartIsClamped() {
+        var rig = EngineRig()
+        rig.settled()
+        _ = rig.engine.inputChanged("in3", active: true, changedAt: T1 + 5_000, now: T1)
+        #expect(rig.engine.nextDeadline == T1 + 50)
+        _ = rig.engine.inputChanged("in3", active: false, changedAt: T1 + 10, now: T1 + 10)
+        _ = rig.engine.inputChanged("in3", active: true, changedAt: .min, now: T1 + 20)
+        #expect(rig.engine.nextDeadline == T0 + 50, "no earlier than the start")
+    }
+
     @Test func repeatingTheSameRawLevelDoesNotRestartTheDebounce() {
         var rig = EngineRig()
         rig.settled()

@@ -50,6 +50,9 @@ public final class GPIOBoard: Board {
         try link.set(id, active: active)
     }
 
+    /// The link of chip `id` (tests pause its reading).
+    func link(_ id: String) -> GPIOChipLink? { links.first { $0.spec.id == id } }
+
     public func close() {
         for link in links { link.stop() }
         continuation.finish()

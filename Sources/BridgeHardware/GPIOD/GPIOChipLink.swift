@@ -131,6 +131,13 @@ final class GPIOChipLink: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Runs `body` while the thread cannot read edges (it waits for the lock after `poll`), so the kernel's queue
+    /// fills as it would behind a stalled reader. For tests.
+    func withReadingPaused<T>(_ body: () throws -> T) rethrows -> T {
+        condition.lock(); defer { condition.unlock() }
+        return try body()
+    }
+
     func statistics() -> Statistics {
         condition.lock(); defer { condition.unlock() }
         var s = stats

@@ -1,0 +1,160 @@
+import BridgeCore
+import BridgeSystem
+import CGPIODAdapter
+import Foundation
+import Synchronization
+import Testing
+@testable import BridgeHardware
+
+/// The libgpiod backend against the Linux kernel's GPIO character device, served by the gpio-sim module inside a
+/// VM (Tools/gpio-vm/check runs this suite there, built against libgpiod 1.6 and against 2.x). Outside the VM every
+/// test fails, naming what it needs: Tools/test skips this suite by name on the host.
+@Suite(.serialized) struct KernelGPIOTests {
+    typealias Rig = BackendContractTests.Rig
+
+    // MARK: The backend contract
+
+    @Test func contractReadAnInputSeeItChangeAndSetAnOutput() async throws {
+        try await BackendContractTests.readAnInputSeeItChangeAndSetAnOutput(Rig(.gpioKernel))
+    }
+
+    @Test func contractTheChipGoesAwayAndComesBackWithItsInputs() async throws {
+        try await BackendContractTests.aDeviceGoesOfflineAndComesBackWithItsInputs(Rig(.gpioKernel))
+    }
+
+    // MARK: What only real lines show
+
+    @Test func theChipIsFoundByLabelWhateverNumberTheKernelGaveIt() throws {
+        let sim = try GPIOSim()
+        let board = GPIOBoard(profile: GPIOSim.profile())
+        defer { board.close() }
+        _ = try board.open(initialOutputs: [:])
+        let d = try #require(board.diagnostics()["header"])
+        #expect(d["path"] == .string(try sim.devicePath()) && d["label"] == .string("pinctrl-bcm2711"), "\(d)")
+        #expect(d["libgpiod"] == .string(GPIODLibrary.version))
+    }
+
+    @Test func outputsAreRequestedAtTheirLevelWithNoTransition() throws {
+        let sim = try GPIOSim()
+        // The relay (active low) is off while the line is high; the line's pull holds it high before the agent.
+        try sim.pull("GPIO26", up: true)
+        #expect(try sim.value("GPIO26") == 1)
+        let board = GPIOBoard(profile: GPIOSim.profile())
+        defer { board.close() }
+        // A sampler reads the line as fast as it can for the whole of the request: a low reading is a click.
+        let stop = Mutex(false), lows = Mutex(0), samples = Mutex(0)
+        let sampler = Thread {
+            while !stop.withLock({ $0 }) {
+                if (try? sim.value("GPIO26")) == 0 { lows.withLock { $0 += 1 } }
+                samples.withLock { $0 += 1 }
+            }
+        }
+        sampler.start()
+        _ = try board.open(initialOutputs: ["out1": false, "out2": false])
+        Thread.sleep(forTimeInterval: 0.2)
+        stop.withLock { $0 = true }
+        #expect(lows.withLock { $0 } == 0, "the relay clicked at start-up (\(samples.withLock { $0 }) samples)")
+        #expect(samples.withLock { $0 } > 10)
+        #expect(try sim.value("GPIO26") == 1, "held high (relay off), requested as an output")
+        #expect(try sim.value("GPIO20") == 0, "the open-drain output pulls low")
+        // Now the relay switches on: the line goes low.
+        try board.setOutput("out1", active: true)
+        #expect(try sim.value("GPIO26") == 0)
+    }
+
+    @Test func anOutputThatStartsOnIsLowFromTheRequest() throws {
+        let sim = try GPIOSim()
+        try sim.pull("GPIO26", up: true)
+        let board = GPIOBoard(profile: GPIOSim.profile())
+        defer { board.close() }
+        _ = try board.open(initialOutputs: ["out1": true])
+        #expect(try sim.value("GPIO26") == 0)
+    }
+
+    @Test func theProfilesBiasIsApplied() throws {
+        let sim = try GPIOSim()
+        try sim.pull("GPIO6", up: false)
+        let board = GPIOBoard(profile: GPIOSim.profile())
+        defer { board.close() }
+        let levels = try board.open(initialOutputs: [:])
+        #expect(try sim.value("GPIO6") == 1, "pull_up asked of the kernel")
+        #expect(levels["in2"] == .some(false), "an open contact on an active-low input is inactive: \(levels)")
+    }
+
+    @Test func edgesCarryTheKernelsTimestamp() async throws {
+        let sim = try GPIOSim()
+        try sim.pull("GPIO5", up: true)
+        let board = GPIOBoard(profile: GPIOSim.profile())
+        let recorder = ModbusBoardTests.Recorder(board.events)
+        defer { board.close() }
+        _ = try board.open(initialOutputs: [:])
+        let before = Posix.monotonicNanos()
+        try sim.pull("GPIO5", up: false)
+        let after = Posix.monotonicNanos()
+        let event = await recorder.wait { $0.isInput("in1", active: true) }
+        guard case .input(_, _, let ns?)? = event else { Issue.record("no timestamped edge: \(recorder.events)"); return }
+        #expect(ns >= before && ns <= after, "edge at \(ns), written between \(before) and \(after)")
+    }
+
+    @Test func edgesLostBehindAStalledReaderAreRecoveredByReadingTheLine() async throws {
+        let sim = try GPIOSim()
+        try sim.pull("GPIO5", up: true)
+        let board = GPIOBoard(profile: GPIOSim.profile())
+        let recorder = ModbusBoardTests.Recorder(board.events)
+        defer { board.close() }
+        _ = try board.open(initialOutputs: [:])
+        let link = try #require(board.link("header"))
+        // 101 changes while nothing reads: more than the kernel queues (16 per line with the v1 API, 16 per line
+        // of the request with v2). The line ends pulled down: the input is active.
+        try link.withReadingPaused {
+            for i in 0..<101 { try sim.pull("GPIO5", up: i % 2 == 1) }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        #expect(try sim.value("GPIO5") == 0)
+        #expect(await recorder.wait { _ in
+            recorder.events.last(where: { if case .input("in1", _, _) = $0 { return true }; return false })?.isInput("in1", active: true) == true
+                && link.statistics().resyncs > 0
+        } != nil, "the last level reported is the line's: \(recorder.events.suffix(3)), resyncs \(link.statistics().resyncs)")
+    }
+
+    @Test func aBusyLineIsReportedWithTheConsumerHoldingIt() async throws {
+        let sim = try GPIOSim()
+        let chip = try GPIODChip(path: try sim.devicePath())
+        let held = try chip.request(consumer: "other-tool", lines: [.init(offset: 26, output: true, active_low: false, bias: CHEKT_GPIO_BIAS_AS_IS, drive: CHEKT_GPIO_DRIVE_PUSH_PULL, initial: true)], names: ["GPIO26"])
+        let board = GPIOBoard(profile: GPIOSim.profile())
+        let recorder = ModbusBoardTests.Recorder(board.events)
+        let levels = try board.open(initialOutputs: [:])
+        #expect(levels["in1"] == .some(Bool?.none), "nothing is requested while one line is busy: \(levels)")
+        let failed = await recorder.wait { if case .device("header", .failed) = $0 { return true }; return false }
+        guard case .device(_, .failed(let reason))? = failed else { Issue.record("\(recorder.events)"); board.close(); return }
+        #expect(reason.contains("GPIO26") && reason.contains("in use by \"other-tool\""), "\(reason)")
+        // Freed: the agent takes the chip at its next try.
+        held.release()
+        chip.close()
+        #expect(await recorder.wait(seconds: 5) { $0 == .device(id: "header", outcome: .ok) } != nil)
+        board.close()
+    }
+
+    @Test func aLineTheChipDoesNotHaveIsNamedWithTheLinesItHas() async throws {
+        _ = try GPIOSim()
+        var profile = GPIOSim.profile()
+        profile.outputs[0].sink = .gpio(.init(chip: "header", line: .name("GPIO99")))
+        let board = GPIOBoard(profile: profile)
+        let recorder = ModbusBoardTests.Recorder(board.events)
+        defer { board.close() }
+        _ = try board.open(initialOutputs: [:])
+        let failed = await recorder.wait { if case .device("header", .failed) = $0 { return true }; return false }
+        guard case .device(_, .failed(let reason))? = failed else { Issue.record("\(recorder.events)"); return }
+        #expect(reason.hasPrefix("no line named \"GPIO99\" on /dev/gpiochip") && reason.hasSuffix("(pinctrl-bcm2711)"), "\(reason)")
+    }
+
+    @Test func closingReleasesEveryLine() throws {
+        let sim = try GPIOSim()
+        let board = GPIOBoard(profile: GPIOSim.profile())
+        _ = try board.open(initialOutputs: [:])
+        let chip = try GPIODChip(path: try sim.devicePath())
+        #expect(chip.info(offset: 5)?.used == true && chip.info(offset: 5)?.consumer == "chekt-bridge")
+        board.close()
+        for offset in [5, 6, 20, 26] { #expect(chip.info(offset: offset)?.used == false, "line \(offset) released") }
+    }
+}
