@@ -63,19 +63,9 @@ extension CLI {
             report("WARN", "agent", "none answering on \(socket) (start it: systemctl start chekt-bridge)")
         }
 
-        // GPIO chips, by label
+        // GPIO chips, by label, and every line: there, and free or held by the agent.
         if let site, !site.board.gpioChips.isEmpty {
-            let (chips, unreadable) = GPIOChipFinder.all()
-            for (path, reason) in unreadable { report("WARN", "gpio", "\(path): \(reason)") }
-            for wanted in site.board.gpioChips {
-                if let chip = GPIOChipFinder.find(labels: wanted.labels, in: chips) {
-                    let rw = access(chip.path, R_OK | W_OK) == 0
-                    report(rw ? "OK" : "FAIL", "gpio chip \(wanted.id)", "\(chip.path) label \(chip.label), \(chip.lines) lines" + (rw ? "" : "; not readable and writable by uid \(getuid()): install udev/99-chekt-bridge.rules"))
-                } else {
-                    let seen = chips.map { "\($0.path)=\($0.label)" }.joined(separator: ", ")
-                    report("FAIL", "gpio chip \(wanted.id)", "no chip labelled \(wanted.labels.joined(separator: " or ")) (found: \(seen.isEmpty ? "no GPIO chips" : seen))")
-                }
-            }
+            for finding in GPIOProbe.check(site.board) { report(finding.level.rawValue, finding.what, finding.detail) }
         }
 
         // Serial ports

@@ -15,7 +15,7 @@ import Testing
     func devices(_ files: [String] = []) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gpio-devices-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        for f in files { FileManager.default.createFile(atPath: dir + "/" + f, contents: Data("not a chip".utf8)) }
+        for f in files { _ = FileManager.default.createFile(atPath: dir + "/" + f, contents: Data("not a chip".utf8)) }
         return dir
     }
 

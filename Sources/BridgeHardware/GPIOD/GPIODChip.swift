@@ -26,8 +26,8 @@ final class GPIODChip: @unchecked Sendable {
         }
         self.handle = handle
         self.path = path
-        self.name = String(cString: name)
-        self.label = String(cString: label)
+        self.name = String(decoding: name.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self)
+        self.label = String(decoding: label.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self)
         self.lineCount = Int(lines)
     }
 

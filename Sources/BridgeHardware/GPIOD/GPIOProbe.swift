@@ -1,0 +1,59 @@
+import BridgeCore
+
+/// What `doctor` checks of a profile's GPIO part, without requesting anything: each chip found by label and
+/// openable, each line there and free (or held by the agent itself), one finding each with the fix.
+public enum GPIOProbe {
+    public struct Finding: Sendable, Equatable {
+        public enum Level: String, Sendable { case ok = "OK", warn = "WARN", fail = "FAIL" }
+        public var level: Level
+        /// `gpio chip header`, `gpio line in1`.
+        public var what: String
+        public var detail: String
+    }
+
+    public static func check(_ profile: BoardProfile, devices: String = "/dev") -> [Finding] {
+        var findings: [Finding] = []
+        let paths = GPIOChipFinder.paths(devices: devices)
+        var opened: [GPIODChip] = []
+        var refused: [GPIOFailure] = []
+        for path in paths {
+            do throws(GPIOFailure) { opened.append(try GPIODChip(path: path)) } catch { refused.append(error) }
+        }
+        for spec in profile.gpioChips {
+            let name = "gpio chip \(spec.id)"
+            let lines = GPIOChipLink(spec: spec, profile: profile, devices: devices, emit: { _ in }).lines
+            guard let chip = spec.labels.lazy.compactMap({ label in opened.first { $0.label == label } }).first else {
+                if let denied = refused.first(where: { $0.kind == .permission }) {
+                    findings.append(Finding(level: .fail, what: name, detail: denied.message))
+                } else {
+                    let seen = opened.map { "\($0.path) \(ConfigText.quoted($0.label))" }
+                    findings.append(Finding(level: .fail, what: name, detail: "no chip labelled \(spec.labels.map(ConfigText.quoted).joined(separator: " or ")) "
+                                            + "(this machine has \(seen.isEmpty ? "no GPIO chips" : seen.joined(separator: ", "))): is this the board the profile is for?"))
+                }
+                continue
+            }
+            findings.append(Finding(level: .ok, what: name, detail: "\(chip.path) label \(chip.label), \(chip.lineCount) lines, libgpiod \(GPIODLibrary.version)"))
+            for line in lines {
+                let what = "gpio \(line.output ? "output" : "input") \(line.id)"
+                do throws(GPIOFailure) {
+                    let offset = try chip.offset(of: line.ref)
+                    guard let info = chip.info(offset: offset) else {
+                        findings.append(Finding(level: .fail, what: what, detail: "\(line.ref) (offset \(offset)) of \(chip.path) cannot be read"))
+                        continue
+                    }
+                    let at = "\(line.ref) (offset \(offset)) of \(chip.path)"
+                    if !info.used {
+                        findings.append(Finding(level: .ok, what: what, detail: "\(at) is free"))
+                    } else if info.consumer == GPIOChipLink.consumer {
+                        findings.append(Finding(level: .ok, what: what, detail: "\(at) is held by the agent (consumer \(GPIOChipLink.consumer))"))
+                    } else {
+                        findings.append(Finding(level: .fail, what: what, detail: GPIOFailure.busy(line: "\(line.ref)", offset: offset, path: chip.path, consumer: info.consumer).message))
+                    }
+                } catch {
+                    findings.append(Finding(level: .fail, what: what, detail: error.message))
+                }
+            }
+        }
+        return findings
+    }
+}
