@@ -2,7 +2,6 @@ import BridgeCore
 import BridgeSystem
 import CGPIODAdapter
 import Foundation
-import Synchronization
 import Testing
 @testable import BridgeHardware
 
@@ -42,19 +41,22 @@ import Testing
         let board = GPIOBoard(profile: GPIOSim.profile())
         defer { board.close() }
         // A sampler reads the line as fast as it can for the whole of the request: a low reading is a click.
-        let stop = Mutex(false), lows = Mutex(0), samples = Mutex(0)
-        let sampler = Thread {
-            while !stop.withLock({ $0 }) {
-                if (try? sim.value("GPIO26")) == 0 { lows.withLock { $0 += 1 } }
-                samples.withLock { $0 += 1 }
+        final class Counts: @unchecked Sendable { let lock = NSLock(); var lows = 0, samples = 0, stop = false }
+        let counts = Counts()
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            while !counts.lock.withLock({ counts.stop }) {
+                let low = (try? sim.value("GPIO26")) == 0
+                counts.lock.withLock { counts.samples += 1; if low { counts.lows += 1 } }
             }
-        }
-        sampler.start()
+            done.signal()
+        }.start()
         _ = try board.open(initialOutputs: ["out1": false, "out2": false])
         Thread.sleep(forTimeInterval: 0.2)
-        stop.withLock { $0 = true }
-        #expect(lows.withLock { $0 } == 0, "the relay clicked at start-up (\(samples.withLock { $0 }) samples)")
-        #expect(samples.withLock { $0 } > 10)
+        counts.lock.withLock { counts.stop = true }
+        done.wait()
+        #expect(counts.lows == 0, "the relay clicked at start-up (\(counts.samples) samples)")
+        #expect(counts.samples > 10)
         #expect(try sim.value("GPIO26") == 1, "held high (relay off), requested as an output")
         #expect(try sim.value("GPIO20") == 0, "the open-drain output pulls low")
         // Now the relay switches on: the line goes low.

@@ -1,6 +1,5 @@
 import Foundation
 import Glibc
-import Synchronization
 import Testing
 
 /// `chekt-bridge run` without `--simulate` on the Linux kernel's GPIO character device: the gpio-sim chip of
@@ -20,28 +19,28 @@ import Testing
 
     /// Reads the given lines as fast as it can until stopped: the values each was seen at.
     final class Sampler: @unchecked Sendable {
-        private let seen = Mutex<[Int: Set<Int>]>([:])
-        private let stopped = Mutex(false)
-        private let count = Mutex(0)
-        private let thread: Thread
+        private let lock = NSLock()
+        private var seen: [Int: Set<Int>] = [:]
+        private var stopped = false
+        private var rounds = 0
+        private let done = DispatchSemaphore(value: 0)
 
         init(_ sim: KernelGPIOSim, _ lines: [Line]) {
-            let seen = seen, stopped = stopped, count = count
-            thread = Thread {
-                while !stopped.withLock({ $0 }) {
+            Thread { [self] in
+                while !lock.withLock({ stopped }) {
                     for line in lines {
-                        if let v = try? sim.value(line.rawValue) { _ = seen.withLock { $0[line.rawValue, default: []].insert(v) } }
+                        if let v = try? sim.value(line.rawValue) { _ = lock.withLock { seen[line.rawValue, default: []].insert(v) } }
                     }
-                    count.withLock { $0 += 1 }
+                    lock.withLock { rounds += 1 }
                 }
-            }
-            thread.start()
+                done.signal()
+            }.start()
         }
 
         func stop() -> (values: [Int: Set<Int>], rounds: Int) {
-            stopped.withLock { $0 = true }
-            usleep(50_000)
-            return (seen.withLock { $0 }, count.withLock { $0 })
+            lock.withLock { stopped = true }
+            done.wait()
+            return lock.withLock { (seen, rounds) }
         }
     }
 
@@ -148,8 +147,9 @@ import Testing
             return r.stdout.contains("gpio input in3") && r.stdout.contains("\"gpioset\"") ? r : nil
         }
         let line = busy.stdout.split(separator: "\n").first { $0.contains("gpio input in3") }.map(String.init) ?? ""
-        #expect(line.hasPrefix("FAIL") && line.contains("GPIO13 (offset 13) of /dev/\(try sim.chipName()) is in use by \"gpioset\""), "\(busy)")
-        #expect(busy.stdout.contains("gpio chip header: /dev/\(try sim.chipName()) label pinctrl-bcm2711, 28 lines"), "\(busy)")
+        let chip = "/dev/" + (try sim.chipName())
+        #expect(line.hasPrefix("FAIL") && line.contains("GPIO13 (offset 13) of \(chip) is in use by \"gpioset\""), "\(busy)")
+        #expect(busy.stdout.contains("gpio chip header: \(chip) label pinctrl-bcm2711, 28 lines"), "\(busy)")
         #expect(busy.stdout.split(separator: "\n").filter { $0.hasPrefix("OK") && $0.contains("gpio input in1: GPIO5 (offset 5)") && $0.hasSuffix("is free") }.count == 1, "\(busy)")
         holder.terminate()
         holder.waitUntilExit()
@@ -157,7 +157,7 @@ import Testing
         defer { agent.stop() }
         try agent.start()
         let held = try Tool.run(["doctor", "--config", config, "--socket", sandbox.socket])
-        #expect(held.stdout.contains("gpio output out2: GPIO20 (offset 20) of /dev/\(try sim.chipName()) is held by the agent (consumer chekt-bridge)"), "\(held)")
+        #expect(held.stdout.contains("gpio output out2: GPIO20 (offset 20) of \(chip) is held by the agent (consumer chekt-bridge)"), "\(held)")
     }
 
     @Test func inputsWatchAndRelayTestWorkOnRealLines() throws {
