@@ -1,5 +1,5 @@
 // chekt-bridge-bench: prints the figures of docs/benchmarks.md. Build in release mode:
-//   swift run -c release chekt-bridge-bench [journal|latency|coldstart|idle|drain|command|idle-platform|idle-platform-tls|growth|modbus|all]
+//   swift run -c release chekt-bridge-bench [journal|latency|coldstart|idle|drain|command|idle-platform|idle-platform-tls|growth|modbus|gpio|all]
 import BridgeSystem
 import BridgeAgent
 import BridgeCore
@@ -309,6 +309,7 @@ do {
     if what == "idle-platform-tls" || what == "all" { benchIdle(seconds: 60, link: .https) }
     if what == "growth" || what == "all" { try benchGrowth(commands: 2000, inputChanges: 1000) }
     if what == "modbus" || what == "all" { try benchModbus() }
+    if what == "gpio" { try await benchGPIOLatency(samples: 200) }  // not in "all": it needs the gpio-sim VM
 } catch {
     say("bench failed: \(error)")
     exit(1)
