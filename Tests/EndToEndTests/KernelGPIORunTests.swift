@@ -11,8 +11,13 @@ import Testing
     /// The lines of the shipped profile.
     enum Line: Int { case in1 = 5, in2 = 6, in3 = 13, in4 = 19, out1 = 26, out2 = 20, out3 = 21 }
 
+    /// The standard site on the shipped profile; the siren (out2, latched) comes back after a restart as it was
+    /// (`power_on: restore`).
     static func agent(_ sandbox: Sandbox) throws -> Agent {
-        let agent = try Agent(sandbox, config: Fixture.config(board: try Repo.board(), stateDir: sandbox.stateDir))
+        var siren = Fixture.siren
+        siren["power_on"] = "restore"
+        let config = Fixture.config(board: try Repo.board(), stateDir: sandbox.stateDir, relays: [Fixture.doorStrike, siren, Fixture.gate])
+        let agent = try Agent(sandbox, config: config)
         agent.simulate = false
         return agent
     }
@@ -96,7 +101,7 @@ import Testing
         var seen = sampler.stop()
         #expect(seen.rounds > 10 && seen.values.values.allSatisfy { $0 == [1] }, "a relay switched at start-up: \(seen)")
 
-        try agent.ok("relay", "on", "siren")  // latched
+        try agent.ok("relay", "on", "siren")  // latched, power_on restore
         #expect(try sim.value(Line.out2.rawValue) == 0)
         // A Pi's pin keeps its level when the process holding it dies; gpio-sim falls back to the pull: make the
         // pull say what a Pi's pin would.
