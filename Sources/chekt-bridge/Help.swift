@@ -41,7 +41,8 @@ enum Help {
         SIGTERM or SIGINT puts every relay in its safe state, records it, and exits 0.
 
           --config FILE     the site config (config.md); its board profile is loaded from its "board" path
-          --simulate        run on the simulated board that offers exactly what the board profile names
+          --simulate        run on the simulated board that offers exactly what the board profile names;
+                            without it: the GPIO chips (libgpiod) and Modbus buses (libmodbus) it names
           --state-dir DIR   overrides the config's bridge.state_dir
           --socket PATH     where to create the control socket (default /run/chekt-bridge/control.sock)
         """,
@@ -120,7 +121,8 @@ enum Help {
 
         Checks what a bridge needs, one line each (OK, WARN, FAIL) with what to do: the config (default
         /etc/chekt-bridge/config.json), the state folder and its free space, the running agent, the GPIO chips
-        (found by label), the serial ports and their permissions, the credentials file's mode, the clock, upstream.
+        (found by label) and each of their lines (free, held by the agent, or by which program), the serial ports
+        and their permissions, the Modbus devices, the credentials file's mode, the clock, upstream.
         A config it cannot use is a FAIL naming the file and its first problems (exit 2). Otherwise exits 1 when
         anything FAILs (e.g. a control socket this user may not use), else 0.
         """,
