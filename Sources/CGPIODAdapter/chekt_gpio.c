@@ -14,24 +14,8 @@ static void copy_text(char *to, size_t size, const char *from) {
     snprintf(to, size, "%s", from ? from : "");
 }
 
-#ifdef GPIOD_LINE_BULK_MAX_LINES
-// ---- libgpiod 1.6: the v1 API. One request (and one event descriptor) per line. ----
-
+// Opening and closing a chip are the same call in both APIs.
 struct chekt_gpio_chip { struct gpiod_chip *chip; };
-
-struct held_line {
-    unsigned int offset;
-    struct gpiod_line *line;
-    bool output;
-};
-
-struct chekt_gpio_lines {
-    size_t count;
-    struct held_line lines[];
-};
-
-const char *chekt_gpio_library_version(void) { return gpiod_version_string(); }
-int chekt_gpio_api_major(void) { return 1; }
 
 struct chekt_gpio_chip *chekt_gpio_chip_open(const char *path) {
     struct gpiod_chip *chip = gpiod_chip_open(path);
@@ -47,6 +31,23 @@ void chekt_gpio_chip_close(struct chekt_gpio_chip *chip) {
     gpiod_chip_close(chip->chip);
     free(chip);
 }
+
+#ifdef GPIOD_LINE_BULK_MAX_LINES
+// ---- libgpiod 1.6: the v1 API. One request (and one event descriptor) per line. ----
+
+struct held_line {
+    unsigned int offset;
+    struct gpiod_line *line;
+    bool output;
+};
+
+struct chekt_gpio_lines {
+    size_t count;
+    struct held_line lines[];
+};
+
+const char *chekt_gpio_library_version(void) { return gpiod_version_string(); }
+int chekt_gpio_api_major(void) { return 1; }
 
 int chekt_gpio_chip_describe(struct chekt_gpio_chip *chip, char *name, size_t name_size, char *label,
                              size_t label_size, unsigned int *num_lines) {
@@ -164,8 +165,6 @@ int chekt_gpio_set(struct chekt_gpio_lines *lines, unsigned int offset, bool act
 #else
 // ---- libgpiod 2.x: the v2 API. One request (and one event descriptor) for all the lines. ----
 
-struct chekt_gpio_chip { struct gpiod_chip *chip; };
-
 struct chekt_gpio_lines {
     struct gpiod_line_request *request;
     struct gpiod_edge_event_buffer *buffer;
@@ -174,21 +173,6 @@ struct chekt_gpio_lines {
 
 const char *chekt_gpio_library_version(void) { return gpiod_api_version(); }
 int chekt_gpio_api_major(void) { return 2; }
-
-struct chekt_gpio_chip *chekt_gpio_chip_open(const char *path) {
-    struct gpiod_chip *chip = gpiod_chip_open(path);
-    if (!chip) return NULL;
-    struct chekt_gpio_chip *c = malloc(sizeof *c);
-    if (!c) { gpiod_chip_close(chip); errno = ENOMEM; return NULL; }
-    c->chip = chip;
-    return c;
-}
-
-void chekt_gpio_chip_close(struct chekt_gpio_chip *chip) {
-    if (!chip) return;
-    gpiod_chip_close(chip->chip);
-    free(chip);
-}
 
 int chekt_gpio_chip_describe(struct chekt_gpio_chip *chip, char *name, size_t name_size, char *label,
                              size_t label_size, unsigned int *num_lines) {

@@ -4,7 +4,6 @@ import BridgeHardware
 import BridgeStore
 import BridgeSystem
 import Glibc
-import Synchronization
 
 // MARK: gpio (inside the gpio-sim VM of Tools/gpio-vm/run: the real runtime and journal, libgpiod on the kernel)
 
@@ -22,18 +21,8 @@ func benchGPIOLatency(samples: Int) async throws {
     let pull = folder + "/sim_gpio5/pull"
     guard access(pull, W_OK) == 0 else { throw BenchFailure("gpio: \(pull) is not writable") }
 
-    Log.enabled = false
     let site = try ConfigLoader.loadSite(path: demoConfig)
-    let stateDir = tempDir("gpio")
-    let journal = try Journal(directory: stateDir + "/journal", maxBytes: 64 << 20)
-    let board = RealBoard.make(profile: site.board)
-    let runtime = Runtime(site: site, board: board, simulation: nil, journal: journal,
-                          snapshot: SnapshotFile(path: stateDir + "/state.snapshot"), restored: nil, clock: ContinuousClock(),
-                          options: .init(simulated: false, configPath: demoConfig, stateDir: stateDir))
-    let ready = Mutex(false)
-    Task { _ = await runtime.run(onReady: { ready.withLock { $0 = true } }) }
-    while !ready.withLock({ $0 }) { usleep(1000) }
-    usleep(300_000)  // start-up settling
+    let (runtime, journal) = try startInProcess(site: site, board: RealBoard.make(profile: site.board), simulation: nil, tag: "gpio")
     let debounce = Double(site.board.input("in1")?.debounceMs ?? 50)
     var latencies: [Double] = []
     var contactClosed = false

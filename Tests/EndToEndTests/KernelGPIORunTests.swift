@@ -22,6 +22,14 @@ import Testing
         return agent
     }
 
+    /// The gpio-sim chip and an agent on it, started (its inputs settled).
+    static func started() throws -> (KernelGPIOSim, Agent) {
+        let sim = try KernelGPIOSim()
+        let agent = try Self.agent(try Sandbox())
+        do { try agent.start() } catch { agent.stop(); throw error }
+        return (sim, agent)
+    }
+
     /// Reads the given lines as fast as it can until stopped: the values each was seen at.
     final class Sampler: @unchecked Sendable {
         private let lock = NSLock()
@@ -50,11 +58,8 @@ import Testing
     }
 
     @Test func contactsOnRealLinesGiveZoneEventsAndAnAlarmAndTheSirenRelayShowsOnItsLine() throws {
-        let sim = try KernelGPIOSim()
-        let sandbox = try Sandbox()
-        let agent = try Self.agent(sandbox)
+        let (sim, agent) = try Self.started()
         defer { agent.stop() }
-        try agent.start()
         let status = try agent.status()
         #expect(status.entry("devices", "header")?["online"] == true, "\(status)")
         #expect(status.entry("inputs", "in4")?["active"] == false, "pulled up by the agent's bias: a closed contact is inactive")
@@ -74,11 +79,8 @@ import Testing
     }
 
     @Test func relayCommandsShowOnTheLines() throws {
-        let sim = try KernelGPIOSim()
-        let sandbox = try Sandbox()
-        let agent = try Self.agent(sandbox)
+        let (sim, agent) = try Self.started()
         defer { agent.stop() }
-        try agent.start()
         try agent.ok("relay", "on", "siren")
         #expect(try sim.value(Line.out2.rawValue) == 0)
         try agent.ok("relay", "off", "siren")
@@ -120,11 +122,8 @@ import Testing
     }
 
     @Test func theChipGoesAwayAndComesBackWithItsRelayAtTheLevelTheAgentHolds() throws {
-        let sim = try KernelGPIOSim()
-        let sandbox = try Sandbox()
-        let agent = try Self.agent(sandbox)
+        let (sim, agent) = try Self.started()
         defer { agent.stop() }
-        try agent.start()
         try agent.ok("relay", "on", "siren")
         let before = try agent.lastSeq
         try sim.setLive(false)
@@ -166,11 +165,9 @@ import Testing
     }
 
     @Test func inputsWatchAndRelayTestWorkOnRealLines() throws {
-        let sim = try KernelGPIOSim()
-        let sandbox = try Sandbox()
-        let agent = try Self.agent(sandbox)
+        let (sim, agent) = try Self.started()
         defer { agent.stop() }
-        try agent.start()
+        let sandbox = agent.sandbox
         let out = sandbox.root + "/watch.out"
         let watch = try RunningTool(["inputs", "--watch", "--socket", sandbox.socket], stdoutPath: out, stderrPath: sandbox.root + "/watch.err")
         defer { watch.stopIfRunning() }
