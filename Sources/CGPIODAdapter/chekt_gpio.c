@@ -67,6 +67,7 @@ int chekt_gpio_line_describe(struct chekt_gpio_chip *chip, unsigned int offset, 
 }
 
 int chekt_gpio_line_offset(struct chekt_gpio_chip *chip, const char *name) {
+    errno = 0;
     struct gpiod_line *line = gpiod_chip_find_line(chip->chip, name);
     if (!line) {
         if (errno == 0) errno = ENOENT;
@@ -139,6 +140,7 @@ int chekt_gpio_read_edges(struct chekt_gpio_lines *lines, int fd, struct chekt_g
             .rising = events[i].event_type == GPIOD_LINE_EVENT_RISING_EDGE,
             .timestamp_ns = (uint64_t)events[i].ts.tv_sec * 1000000000u + (uint64_t)events[i].ts.tv_nsec,
             .line_seqno = 0,
+            .global_seqno = 0,
         };
     }
     return n;
@@ -234,6 +236,8 @@ struct chekt_gpio_lines *chekt_gpio_request(struct chekt_gpio_chip *chip, const 
     int saved = ENOMEM;
     if (!held || !line_config || !request_config) goto fail;
     gpiod_request_config_set_consumer(request_config, consumer);
+    // The kernel's largest queue (it defaults to 16 events per line, shared by the lines of the request).
+    gpiod_request_config_set_event_buffer_size(request_config, 1024);
     for (size_t i = 0; i < count; i++) {
         struct gpiod_line_settings *s = settings_for(&lines[i]);
         if (!s) { saved = errno; goto fail; }
@@ -283,6 +287,7 @@ int chekt_gpio_read_edges(struct chekt_gpio_lines *lines, int fd, struct chekt_g
             .rising = gpiod_edge_event_get_event_type(e) == GPIOD_EDGE_EVENT_RISING_EDGE,
             .timestamp_ns = gpiod_edge_event_get_timestamp_ns(e),
             .line_seqno = gpiod_edge_event_get_line_seqno(e),
+            .global_seqno = gpiod_edge_event_get_global_seqno(e),
         };
     }
     return n;

@@ -106,10 +106,10 @@ import Testing
         defer { board.close() }
         _ = try board.open(initialOutputs: [:])
         let link = try #require(board.link("header"))
-        // 101 changes while nothing reads: more than the kernel queues (16 per line with the v1 API, 16 per line
-        // of the request with v2). The line ends pulled down: the input is active.
+        // 2,101 changes while nothing reads: more than the kernel queues (16 per line with the v1 API; with v2
+        // one queue for the request, 1,024 as the backend asks). The line ends pulled down: the input is active.
         try link.withReadingPaused {
-            for i in 0..<101 { try sim.pull("GPIO5", up: i % 2 == 1) }
+            for i in 0..<2_101 { try sim.pull("GPIO5", up: i % 2 == 1) }
             Thread.sleep(forTimeInterval: 0.2)
         }
         #expect(try sim.value("GPIO5") == 0)
@@ -117,6 +117,49 @@ import Testing
             recorder.events.last(where: { if case .input("in1", _, _) = $0 { return true }; return false })?.isInput("in1", active: true) == true
                 && link.statistics().resyncs > 0
         } != nil, "the last level reported is the line's: \(recorder.events.suffix(3)), resyncs \(link.statistics().resyncs)")
+    }
+
+    @Test func aChangeOnAQuietLineIsNotLostWhenAnotherLineFloodsTheQueue() async throws {
+        let sim = try GPIOSim()
+        try sim.pull("GPIO5", up: true)
+        try sim.pull("GPIO6", up: true)
+        let board = GPIOBoard(profile: GPIOSim.profile())
+        let recorder = ModbusBoardTests.Recorder(board.events)
+        defer { board.close() }
+        _ = try board.open(initialOutputs: [:])
+        let link = try #require(board.link("header"))
+        // in1's one edge is the oldest in the queue; in2 then chatters 2,100 times, more than any kernel queue
+        // (v2: one queue of at most 1,024 for the request, which drops its oldest; v1: 16 per line), and ends
+        // where it began. The lost edge must still come out as in1's level.
+        try link.withReadingPaused {
+            try sim.pull("GPIO5", up: false)
+            for i in 0..<2_100 { try sim.pull("GPIO6", up: i % 2 == 1) }
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        #expect(await recorder.wait { _ in
+            recorder.events.last(where: { if case .input("in1", _, _) = $0 { return true }; return false })?.isInput("in1", active: true) == true
+        } != nil, "in1's change was lost: \(recorder.events.suffix(4))")
+        // Once the queue is drained, in2 is where it began: inactive.
+        #expect(await recorder.wait { _ in
+            recorder.events.last(where: { if case .input("in2", _, _) = $0 { return true }; return false })?.isInput("in2", active: false) ?? true
+        } != nil, "\(recorder.events.suffix(4))")
+        #expect(link.statistics().resyncs > 0)
+    }
+
+    @Test func twoProfileLinesOnOneChipLineAreRefusedNamingBoth() async throws {
+        _ = try GPIOSim()
+        var profile = GPIOSim.profile()
+        profile.inputs[1].source = .gpio(.init(chip: "header", line: .offset(5)))  // in1 is GPIO5, by name
+        let board = GPIOBoard(profile: profile)
+        let recorder = ModbusBoardTests.Recorder(board.events)
+        defer { board.close() }
+        let levels = try board.open(initialOutputs: [:])
+        #expect(levels["in1"] == .some(Bool?.none) && levels["in2"] == .some(Bool?.none), "\(levels)")
+        let failed = await recorder.wait { if case .device("header", .failed) = $0 { return true }; return false }
+        guard case .device(_, .failed(let reason))? = failed else { Issue.record("\(recorder.events)"); return }
+        #expect(reason.hasPrefix("GPIO5 (in1) and 5 (in2) are the same line (offset 5) of /dev/gpiochip"), "\(reason)")
+        let findings = GPIOProbe.check(profile)
+        #expect(findings.contains { $0.level == .fail && $0.what == "gpio chip header" && $0.detail.contains("are the same line") }, "\(findings)")
     }
 
     @Test func aBusyLineIsReportedWithTheConsumerHoldingIt() async throws {

@@ -131,11 +131,11 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     private var lastNow: Millis = 0
 
     /// When a change the hardware timestamped (`CLOCK_MONOTONIC`) happened, in the core's time base: `now` (already
-    /// rounded up) less the whole milliseconds since, so the debounce never ends early. Only the real clock shares
+    /// rounded up) less the whole milliseconds between the change and `current` (read before `now`), so the
+    /// debounce never ends early. Only the real clock shares
     /// the kernel's time base; an injected clock takes the change as happening now.
-    func changeTime(_ now: Millis, monotonicNs: UInt64) -> Millis {
+    func changeTime(_ now: Millis, monotonicNs: UInt64, current: UInt64) -> Millis {
         guard clock is ContinuousClock || clock is SuspendingClock else { return now }
-        let current = Posix.monotonicNanos()
         let ageMs = current > monotonicNs ? Int64((current - monotonicNs) / 1_000_000) : 0
         return now - ageMs
     }
@@ -192,8 +192,12 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
         let t = now()
         switch message {
         case .hardware(.input(let id, let active, let monotonicNs)):
+            // The monotonic reading first: read after `now`, a millisecond boundary between the two would make the
+            // change look one millisecond older than it is, and the debounce could end early.
+            let current = Posix.monotonicNanos()
             let t = now(roundedUp: true)
-            carryOut(engine.inputChanged(id, active: active, changedAt: monotonicNs.map { changeTime(t, monotonicNs: $0) }, now: t), now: t)
+            let changedAt = monotonicNs.map { changeTime(t, monotonicNs: $0, current: current) }
+            carryOut(engine.inputChanged(id, active: active, changedAt: changedAt, now: t), now: t)
             feed.bump()
         case .hardware(.device(let id, let outcome)):
             carryOut(engine.deviceTransaction(id, outcome: outcome, now: t), now: t)

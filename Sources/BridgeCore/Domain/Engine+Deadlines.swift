@@ -30,6 +30,7 @@ extension Engine {
     /// agent was stopped runs at start time), so effects do not depend on how often `advance` is called.
     mutating func runDue(upTo now: Millis) {
         guard started else { return }
+        ranUpTo = max(ranUpTo, now)
         while let next = earliestDue(), next.at <= now {
             let t = max(next.at, startedAt)
             switch next.due {

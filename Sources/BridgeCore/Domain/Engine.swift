@@ -27,6 +27,9 @@ public struct Engine: Sendable {
 
     var started = false
     var startedAt: Millis = .min
+    /// The latest time deadlines have been run up to: what the engine has already handled. A timestamped input
+    /// change earlier than that is taken as happening then, so that time never runs backwards in the engine.
+    var ranUpTo: Millis = .min
     /// True once every input has settled after start: zones are evaluated from then on.
     var settled = false
     var stopped = false
@@ -76,10 +79,11 @@ public struct Engine: Sendable {
     /// A raw (not yet debounced) input level change. `changedAt` is when it happened where the hardware says
     /// (a GPIO edge's kernel timestamp, read late when the loop was busy): the debounce runs from then, and what
     /// was due only after then waits for the next `advance`, so a change that was reversed within the debounce
-    /// period is still cancelled by the reversal queued behind it. Clamped to the start and to `now`.
+    /// period is still cancelled by the reversal queued behind it. Clamped to `now` and to what the engine has
+    /// already handled (never before the start).
     public mutating func inputChanged(_ input: String, active: Bool, changedAt: Millis? = nil, now: Millis) -> [Effect] {
         guard !stopped else { return [] }
-        let at = max(min(changedAt ?? now, now), startedAt)
+        let at = max(min(changedAt ?? now, now), startedAt, ranUpTo)
         runDue(upTo: at)
         rawChanged(input, level: active, at: at)
         return take()

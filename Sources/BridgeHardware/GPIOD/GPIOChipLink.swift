@@ -39,6 +39,8 @@ final class GPIOChipLink: @unchecked Sendable {
     static let retryMs: Int32 = 1000
     /// The v1 kernel queue holds 16 events per line: reading that many at once means some may have been dropped.
     static let v1QueueSize = 16
+    /// Errors on the lines' descriptors in a row, with the chip present, before the lines are requested afresh.
+    static let troubleBeforeReconnect = 5
 
     private let emit: @Sendable (HardwareEvent) -> Void
     private let devices: String
@@ -53,6 +55,9 @@ final class GPIOChipLink: @unchecked Sendable {
     private var held: [String: Bool] = [:]
     private var reported: [String: Bool] = [:]
     private var lastSeqno: [Int: UInt64] = [:]
+    private var lastGlobalSeqno: UInt64 = 0
+    /// Request errors in a row while the chip is present (see `run`).
+    private var troubleInARow = 0
     private var failure: GPIOFailure?
     private var loggedFailure: String?
     private var stats = Statistics()
@@ -63,6 +68,16 @@ final class GPIOChipLink: @unchecked Sendable {
         self.spec = spec
         self.emit = emit
         self.devices = devices
+        lines = Self.lines(of: spec, in: profile)
+        var fds: [Int32] = [-1, -1]
+        if pipe(&fds) == 0 {
+            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        }
+        stopPipe = (fds[0], fds[1])
+    }
+
+    /// The profile's inputs, then outputs, on chip `spec`.
+    static func lines(of spec: BoardProfile.GPIOChip, in profile: BoardProfile) -> [Line] {
         var lines: [Line] = []
         for input in profile.inputs {
             guard case .gpio(let line) = input.source, line.chip == spec.id else { continue }
@@ -72,12 +87,7 @@ final class GPIOChipLink: @unchecked Sendable {
             guard case .gpio(let line) = output.sink, line.chip == spec.id else { continue }
             lines.append(Line(id: output.id, ref: line.line, output: true, activeLow: output.activeLow, bias: .asIs, drive: output.drive))
         }
-        self.lines = lines
-        var fds: [Int32] = [-1, -1]
-        if pipe(&fds) == 0 {
-            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        }
-        stopPipe = (fds[0], fds[1])
+        return lines
     }
 
     deinit { for fd in [stopPipe.read, stopPipe.write] where fd >= 0 { Glibc.close(fd) } }
@@ -88,6 +98,9 @@ final class GPIOChipLink: @unchecked Sendable {
     /// Requests the lines (outputs at `initialOutputs`) and starts the thread. The first level of each input, nil
     /// for all of them when the chip could not be had (then reported, and tried again).
     func start(initialOutputs: [String: Bool]) throws(HardwareError) -> [String: Bool?] {
+        guard stopPipe.read >= 0 else {
+            throw HardwareError(.io, operation: "open gpio chip \(spec.id)", message: "cannot make its stop pipe (no file descriptors left?)")
+        }
         condition.lock()
         for line in lines where line.output { held[line.id] = initialOutputs[line.id] ?? false }
         let first = connect()
@@ -110,7 +123,10 @@ final class GPIOChipLink: @unchecked Sendable {
     func set(_ output: String, active: Bool) throws(HardwareError) {
         condition.lock()
         defer { condition.unlock() }
-        held[output] = active
+        // The level a returning chip's outputs are requested at. A failed switch-on is not kept: the runtime
+        // writes what it still wants once the chip answers, so nothing comes on by itself; a switch-off is kept
+        // even when it fails, so a returning chip never brings back a relay the agent switched off.
+        if !active { held[output] = false }
         guard chip != nil, let request, let offset = offsets[output] else {
             throw HardwareError(.io, operation: "set output \(output)",
                                 message: "gpio chip \(spec.id) is not available (\(failure?.reason ?? "not opened"))")
@@ -118,6 +134,7 @@ final class GPIOChipLink: @unchecked Sendable {
         if let f = request.set(offset: offset, active: active) {
             throw HardwareError(.io, operation: "set output \(output)", errno: f.errno, message: f.reason)
         }
+        held[output] = active
     }
 
     /// Stops the thread and releases every line. Waits for it.
@@ -158,6 +175,7 @@ final class GPIOChipLink: @unchecked Sendable {
             condition.unlock()
 
             let n = Posix.retrying { poll(&fds, nfds_t(fds.count), Self.retryMs) }
+            let pollError = n < 0 ? errno : 0
             condition.lock()
             if stopping { break }
             if !connected {
@@ -167,37 +185,65 @@ final class GPIOChipLink: @unchecked Sendable {
                 continue
             }
             var events: [HardwareEvent] = []
-            if n == 0 {
+            var trouble: GPIOFailure?
+            if n <= 0 {
+                // The timeout (or poll itself failing): is the chip still there? (A poll already blocked is not
+                // woken when a chip is unregistered; this is how a vanished chip is seen.)
                 if let gone = chip?.checkPresent() { lose(gone) }
-            } else if n > 0 {
+                if n < 0 { trouble = GPIOFailure(.other, "waiting for edges failed: \(Posix.describe(pollError))", errno: pollError) }
+            } else {
+                var edges: [chekt_gpio_edge] = []
                 for pfd in fds.dropFirst() where pfd.revents != 0 {
-                    if pfd.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 {
-                        lose(chip?.checkPresent() ?? GPIOFailure(.vanished, "\(chip?.path ?? "the chip")'s lines were closed by the kernel"))
-                        break
-                    }
                     guard let request else { break }
-                    switch request.readEdges(fd: pfd.fd) {
-                    case .success(let edges): events += take(edges)
-                    case .failure(let f): lose(chip?.checkPresent() ?? f)
+                    if pfd.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 {
+                        trouble = GPIOFailure(.vanished, "the kernel closed the lines' events (poll: \(pfd.revents))")
+                        continue
                     }
+                    switch request.readEdges(fd: pfd.fd) {
+                    case .success(let read): edges += read
+                    case .failure(let f): trouble = f
+                    }
+                }
+                events = take(edges.sorted { $0.timestamp_ns < $1.timestamp_ns })
+                if let trouble, chip != nil {
+                    if let gone = chip?.checkPresent() {
+                        lose(gone)
+                    } else {
+                        // The chip is there: keep the lines (releasing them would drop the relays until the
+                        // reconnect), read the inputs instead, and reconnect only if it goes on.
+                        troubleInARow += 1
+                        if troubleInARow >= Self.troubleBeforeReconnect {
+                            lose(GPIOFailure(trouble.kind, "\(trouble.reason), \(troubleInARow) times in a row with \(chip?.path ?? "the chip") present"))
+                        } else {
+                            events += resync()
+                        }
+                    }
+                } else {
+                    troubleInARow = 0
                 }
             }
             let lost = chip == nil ? failure : nil
             condition.unlock()
             for event in events { emit(event) }
             if let lost { report(.failure(lost)) }
+            if lost == nil, let trouble {
+                Log.warning("gpio chip \(spec.id): \(trouble.reason); the inputs were read again")
+                usleep(UInt32(Self.retryMs) * 100)  // never a spin, whatever the kernel keeps answering
+            }
         }
         running = false
         condition.broadcast()
         condition.unlock()
     }
 
-    /// Turns edges into input events. An edge that repeats the level last reported, a gap in the kernel's
-    /// sequence numbers, or a full read of the v1 queue means edges were lost: those lines are read again and the
-    /// level they have now is reported, so a missed change is late, never lost.
+    /// Turns edges (in the order they happened) into input events. An edge that repeats the level last reported,
+    /// a gap in the kernel's sequence numbers (per line, or across the request: v2 requests share one queue that
+    /// drops its oldest events when full), or a full read of a v1 line's 16-event queue means edges were lost:
+    /// then every input is read again and the level it has now is reported. A lost change is reported late; a
+    /// whole pulse lost from a full queue cannot be, and is counted in `resyncs`.
     private func take(_ edges: [chekt_gpio_edge]) -> [HardwareEvent] {
         var events: [HardwareEvent] = []
-        var suspect = Set<Int>()
+        var lost = false
         var perLine: [Int: Int] = [:]
         for edge in edges {
             let offset = Int(edge.offset)
@@ -205,24 +251,30 @@ final class GPIOChipLink: @unchecked Sendable {
             stats.edges += 1
             perLine[offset, default: 0] += 1
             if edge.line_seqno != 0 {
-                if let last = lastSeqno[offset], edge.line_seqno != last &+ 1 { suspect.insert(offset) }
+                if let last = lastSeqno[offset], edge.line_seqno != last &+ 1 { lost = true }
                 lastSeqno[offset] = edge.line_seqno
             }
-            guard reported[id] != edge.rising else { suspect.insert(offset); continue }
+            if edge.global_seqno != 0 {
+                if edge.global_seqno != lastGlobalSeqno &+ 1 { lost = true }
+                lastGlobalSeqno = edge.global_seqno
+            }
+            guard reported[id] != edge.rising else { lost = true; continue }
             reported[id] = edge.rising
             events.append(.input(id: id, active: edge.rising, monotonicNs: edge.timestamp_ns))
         }
-        if GPIODLibrary.apiMajor == 1 {
-            for (offset, count) in perLine where count >= Self.v1QueueSize { suspect.insert(offset) }
-        }
-        guard !suspect.isEmpty, let request else { return events }
+        if GPIODLibrary.apiMajor == 1, perLine.values.contains(where: { $0 >= Self.v1QueueSize }) { lost = true }
+        return lost ? events + resync() : events
+    }
+
+    /// Reads every input and reports those whose level is not the one last reported.
+    private func resync() -> [HardwareEvent] {
+        guard let request else { return [] }
         stats.resyncs += 1
-        for offset in suspect.sorted() {
-            guard let id = inputAt[offset], case .success(let level) = request.get(offset: offset) else { continue }
-            if reported[id] != level {
-                reported[id] = level
-                events.append(.input(id: id, active: level, monotonicNs: nil))
-            }
+        var events: [HardwareEvent] = []
+        for (offset, id) in inputAt.sorted(by: { $0.key < $1.key }) {
+            guard case .success(let level) = request.get(offset: offset), reported[id] != level else { continue }
+            reported[id] = level
+            events.append(.input(id: id, active: level, monotonicNs: nil))
         }
         return events
     }
@@ -234,14 +286,13 @@ final class GPIOChipLink: @unchecked Sendable {
         disconnect()
         do throws(GPIOFailure) {
             let chip = try find()
-            var resolved: [String: Int] = [:]
-            for line in lines { resolved[line.id] = try chip.offset(of: line.ref) }
+            let resolved = try Self.resolve(lines, on: chip)
             let configs = lines.map { line in
                 chekt_gpio_line_config(offset: UInt32(resolved[line.id]!), output: line.output, active_low: line.activeLow,
                                        bias: Self.bias(line.bias), drive: line.drive == .openDrain ? CHEKT_GPIO_DRIVE_OPEN_DRAIN : CHEKT_GPIO_DRIVE_PUSH_PULL,
                                        initial: held[line.id] ?? false)
             }
-            let names = lines.map { "\($0.ref) (\($0.id))" }
+            let names = lines.map { "\(ConfigText.printable("\($0.ref)")) (\($0.id))" }
             let request = lines.isEmpty ? nil : try chip.request(consumer: Self.consumer, lines: configs, names: names)
             var levels: [String: Bool] = [:]
             for line in lines where !line.output {
@@ -253,9 +304,12 @@ final class GPIOChipLink: @unchecked Sendable {
             self.chip = chip
             self.request = request
             offsets = resolved
-            inputAt = Dictionary(uniqueKeysWithValues: lines.filter { !$0.output }.map { (resolved[$0.id]!, $0.id) })
+            inputAt = Dictionary(lines.filter { !$0.output }.map { (resolved[$0.id]!, $0.id) }, uniquingKeysWith: { a, _ in a })
             reported = levels
-            lastSeqno = [:]
+            // Sequence numbers start at 1 in each request: the first edge read must be number 1.
+            lastSeqno = Dictionary(inputAt.keys.map { ($0, 0) }, uniquingKeysWith: { a, _ in a })
+            lastGlobalSeqno = 0
+            troubleInARow = 0
             if stats.path != nil { stats.reconnects += 1 }
             stats.path = chip.path
             stats.label = chip.label
@@ -266,6 +320,23 @@ final class GPIOChipLink: @unchecked Sendable {
             stats.lastError = error.reason
             return .failure(error)
         }
+    }
+
+    /// Each line's offset on `chip`. Two lines of the profile on one offset (a name in one place, its number in
+    /// another: the config check cannot see it before the chip is open) are refused, naming both.
+    static func resolve(_ lines: [Line], on chip: GPIODChip) throws(GPIOFailure) -> [String: Int] {
+        var resolved: [String: Int] = [:]
+        var byOffset: [Int: Line] = [:]
+        for line in lines {
+            let offset = try chip.offset(of: line.ref)
+            if let other = byOffset[offset] {
+                throw GPIOFailure(.conflict, "\(ConfigText.printable("\(other.ref)")) (\(other.id)) and \(ConfigText.printable("\(line.ref)")) (\(line.id)) are the same line (offset \(offset)) of \(chip.path)",
+                                  fix: "give each input and output its own line in the board profile")
+            }
+            byOffset[offset] = line
+            resolved[line.id] = offset
+        }
+        return resolved
     }
 
     /// The chip with the first of the profile's labels that any chip has.

@@ -31,11 +31,25 @@ final class GPIODChip: @unchecked Sendable {
         self.lineCount = Int(lines)
     }
 
-    deinit { close() }
+    /// Requests not yet released: with libgpiod 1.6 closing the chip frees its lines, so it waits for them.
+    fileprivate var liveRequests = 0
+    private var closeWanted = false
 
-    func close() {
+    deinit {
         if let handle { chekt_gpio_chip_close(handle) }
-        handle = nil
+    }
+
+    /// Closes the chip, or, while lines requested through it are held, once the last of them is released.
+    func close() {
+        closeWanted = true
+        guard liveRequests == 0, let handle else { return }
+        chekt_gpio_chip_close(handle)
+        self.handle = nil
+    }
+
+    fileprivate func requestReleased() {
+        liveRequests -= 1
+        if closeWanted { close() }
     }
 
     /// Nil while the chip is there; why not otherwise (asks the kernel: a line-info ioctl on the chip's descriptor
@@ -45,10 +59,13 @@ final class GPIODChip: @unchecked Sendable {
         var info = chekt_gpio_line_info()
         guard chekt_gpio_line_describe(handle, 0, &info) == 0 else {
             let e = errno
-            return GPIOFailure(GPIOFailure.kind(errno: e), "\(path) (\(label)) stopped answering: \(Posix.describe(e))", errno: e)
+            return GPIOFailure(GPIOFailure.kind(errno: e), "\(path) (\(shownLabel)) stopped answering: \(Posix.describe(e))", errno: e)
         }
         return nil
     }
+
+    /// The label as a message may show it (a kernel string: control characters escaped).
+    var shownLabel: String { ConfigText.printable(label) }
 
     struct LineInfo: Sendable, Equatable {
         var offset: Int
@@ -71,7 +88,7 @@ final class GPIODChip: @unchecked Sendable {
         switch line {
         case .offset(let n):
             guard n < lineCount else {
-                throw GPIOFailure(.notFound, "line \(n) is beyond \(path)'s \(lineCount) lines (\(label): offsets 0-\(lineCount - 1))")
+                throw GPIOFailure(.notFound, "line \(n) is beyond \(path)'s \(lineCount) lines (\(shownLabel): offsets 0-\(lineCount - 1))")
             }
             return n
         case .name(let wanted):
@@ -79,9 +96,9 @@ final class GPIODChip: @unchecked Sendable {
                 let n = chekt_gpio_line_offset(handle, wanted)
                 if n >= 0 { return Int(n) }
             }
-            let names = (0..<lineCount).compactMap { info(offset: $0)?.name }.filter { !$0.isEmpty }
+            let names = (0..<lineCount).compactMap { info(offset: $0)?.name }.filter { !$0.isEmpty }.map(ConfigText.printable)
             let shown = names.count > 40 ? names.prefix(40).joined(separator: ", ") + ", … (\(names.count) named)" : names.joined(separator: ", ")
-            throw GPIOFailure(.notFound, "no line named \(ConfigText.quoted(wanted)) on \(path) (\(label))",
+            throw GPIOFailure(.notFound, "no line named \(ConfigText.quoted(wanted)) on \(path) (\(shownLabel))",
                               fix: names.isEmpty ? "its lines have no names: give offsets 0-\(lineCount - 1) in the board profile"
                                   : "it has \(shown); correct the board profile")
         }
@@ -104,20 +121,26 @@ final class GPIODChip: @unchecked Sendable {
             }
             throw GPIOFailure(GPIOFailure.kind(errno: e), "cannot request lines \(names.joined(separator: ", ")) of \(path): \(Posix.describe(e))", errno: e)
         }
-        return GPIODLines(request)
+        liveRequests += 1
+        return GPIODLines(request, chip: self)
     }
 }
 
 /// Lines of one chip held by this process. Not thread-safe (see `GPIODChip`).
 final class GPIODLines: @unchecked Sendable {
     private var handle: OpaquePointer?
+    /// With libgpiod 1.6 the chip owns its lines' memory: it must outlive them (it is closed only after they
+    /// are released, whatever order the references go in).
+    private let chip: GPIODChip
 
-    init(_ handle: OpaquePointer) { self.handle = handle }
+    init(_ handle: OpaquePointer, chip: GPIODChip) { self.handle = handle; self.chip = chip }
     deinit { release() }
 
     func release() {
-        if let handle { chekt_gpio_release(handle) }
-        handle = nil
+        guard let handle else { return }
+        chekt_gpio_release(handle)
+        self.handle = nil
+        chip.requestReleased()
     }
 
     /// The descriptors that become readable when an input has an edge.
@@ -166,6 +189,8 @@ struct GPIOFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case busy
         /// The chip went away under us (ENODEV, ENXIO).
         case vanished
+        /// Two lines of the profile are one line of the chip.
+        case conflict
         case other
     }
     var kind: Kind

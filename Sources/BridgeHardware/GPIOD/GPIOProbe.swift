@@ -21,7 +21,7 @@ public enum GPIOProbe {
         }
         for spec in profile.gpioChips {
             let name = "gpio chip \(spec.id)"
-            let lines = GPIOChipLink(spec: spec, profile: profile, devices: devices, emit: { _ in }).lines
+            let lines = GPIOChipLink.lines(of: spec, in: profile)
             guard let chip = spec.labels.lazy.compactMap({ label in opened.first { $0.label == label } }).first else {
                 if let denied = refused.first(where: { $0.kind == .permission }) {
                     findings.append(Finding(level: .fail, what: name, detail: denied.message))
@@ -32,22 +32,26 @@ public enum GPIOProbe {
                 }
                 continue
             }
-            findings.append(Finding(level: .ok, what: name, detail: "\(chip.path) label \(chip.label), \(chip.lineCount) lines, libgpiod \(GPIODLibrary.version)"))
+            do throws(GPIOFailure) { _ = try GPIOChipLink.resolve(lines, on: chip) } catch where error.kind == .conflict {
+                findings.append(Finding(level: .fail, what: name, detail: error.message))
+            } catch {}
+            findings.append(Finding(level: .ok, what: name, detail: "\(chip.path) label \(chip.shownLabel), \(chip.lineCount) lines, libgpiod \(GPIODLibrary.version)"))
             for line in lines {
+                let ref = ConfigText.printable("\(line.ref)")
                 let what = "gpio \(line.output ? "output" : "input") \(line.id)"
                 do throws(GPIOFailure) {
                     let offset = try chip.offset(of: line.ref)
                     guard let info = chip.info(offset: offset) else {
-                        findings.append(Finding(level: .fail, what: what, detail: "\(line.ref) (offset \(offset)) of \(chip.path) cannot be read"))
+                        findings.append(Finding(level: .fail, what: what, detail: "\(ref) (offset \(offset)) of \(chip.path) cannot be read"))
                         continue
                     }
-                    let at = "\(line.ref) (offset \(offset)) of \(chip.path)"
+                    let at = "\(ref) (offset \(offset)) of \(chip.path)"
                     if !info.used {
                         findings.append(Finding(level: .ok, what: what, detail: "\(at) is free"))
                     } else if info.consumer == GPIOChipLink.consumer {
                         findings.append(Finding(level: .ok, what: what, detail: "\(at) is held by the agent (consumer \(GPIOChipLink.consumer))"))
                     } else {
-                        findings.append(Finding(level: .fail, what: what, detail: GPIOFailure.busy(line: "\(line.ref)", offset: offset, path: chip.path, consumer: info.consumer).message))
+                        findings.append(Finding(level: .fail, what: what, detail: GPIOFailure.busy(line: ref, offset: offset, path: chip.path, consumer: info.consumer).message))
                     }
                 } catch {
                     findings.append(Finding(level: .fail, what: what, detail: error.message))

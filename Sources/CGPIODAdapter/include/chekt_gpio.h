@@ -43,6 +43,9 @@ struct chekt_gpio_edge {
     uint64_t timestamp_ns;
     /// The kernel's per-line event number (v2 API; 0 with the v1 API, which has none): a gap means lost events.
     uint64_t line_seqno;
+    /// The kernel's event number across the request (v2 API; 0 with v1). The lines of a v2 request share one
+    /// queue, which drops its oldest events when full: a gap here can be another line's lost edge.
+    uint64_t global_seqno;
 };
 
 /// "1.6.3" or "2.1.3": the library's own version string.
