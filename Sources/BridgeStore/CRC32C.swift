@@ -17,13 +17,16 @@ public enum CRC32C {
         var c = crc
         var i = 0
         let n = bytes.count
-        tables.withUnsafeBufferPointer { t in
+        // Typed closure and typed halves: Swift 6.0 gives up type-checking the whole XOR chain in one expression.
+        tables.withUnsafeBufferPointer { (t: UnsafeBufferPointer<UInt32>) -> Void in
             while n - i >= 8 {
-                let lo = c ^ (UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
-                c = t[7 * 256 + Int(lo & 0xFF)] ^ t[6 * 256 + Int((lo >> 8) & 0xFF)]
+                let word: UInt32 = UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24
+                let lo: UInt32 = c ^ word
+                let first4: UInt32 = t[7 * 256 + Int(lo & 0xFF)] ^ t[6 * 256 + Int((lo >> 8) & 0xFF)]
                     ^ t[5 * 256 + Int((lo >> 16) & 0xFF)] ^ t[4 * 256 + Int(lo >> 24)]
-                    ^ t[3 * 256 + Int(bytes[i + 4])] ^ t[2 * 256 + Int(bytes[i + 5])]
+                let last4: UInt32 = t[3 * 256 + Int(bytes[i + 4])] ^ t[2 * 256 + Int(bytes[i + 5])]
                     ^ t[1 * 256 + Int(bytes[i + 6])] ^ t[Int(bytes[i + 7])]
+                c = first4 ^ last4
                 i += 8
             }
             while i < n {

@@ -99,9 +99,15 @@ enum CLI {
     // MARK: run
 
     static func run(_ words: [String], socket: String) async throws -> Int32 {
-        let args = try Arguments(words, flags: ["--simulate"], options: ["--config", "--state-dir"])
+        let args = try Arguments(words, flags: ["--simulate"], options: ["--config", "--state-dir", "--log-level"])
         _ = try args.expect([])
         guard let config = args.values["--config"] else { throw Arguments.UsageError(message: "run needs --config FILE") }
+        if let name = args.values["--log-level"] {
+            guard let level = Log.Level(name: name) else {
+                throw Arguments.UsageError(message: "--log-level must be one of \(Log.Level.allCases.map(\.name).joined(separator: ", ")), not \"\(ConfigText.printable(name))\"")
+            }
+            Log.level = level
+        }
         return await Launcher.run(.init(configPath: config, simulate: args.has("--simulate"),
                                         stateDir: args.values["--state-dir"], socketPath: socket))
     }

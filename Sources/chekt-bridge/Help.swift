@@ -6,7 +6,7 @@ enum Help {
     usage: chekt-bridge COMMAND [ARGS] [--socket PATH]
 
     The agent:
-      run --config FILE [--simulate] [--state-dir DIR]   run the agent (foreground; SIGTERM stops it safely)
+      run --config FILE [--simulate] [--state-dir DIR] [--log-level L]   run the agent (foreground; SIGTERM stops it safely)
 
     Tools that talk to the running agent (over its control socket):
       status [--json]                          partitions, zones, relays, devices, inputs, outbox, clock offset
@@ -34,7 +34,7 @@ enum Help {
 
     static let commands: [String: String] = [
         "run": """
-        usage: chekt-bridge run --config FILE [--simulate] [--state-dir DIR] [--socket PATH]
+        usage: chekt-bridge run --config FILE [--simulate] [--state-dir DIR] [--log-level LEVEL] [--socket PATH]
 
         Runs the agent in the foreground: reads the inputs, drives the relays, records every event durably
         under the state folder, and answers the tools on the control socket. Logs one line per event on stderr.
@@ -44,6 +44,8 @@ enum Help {
           --simulate        run on the simulated board that offers exactly what the board profile names;
                             without it: the GPIO chips (libgpiod) and Modbus buses (libmodbus) it names
           --state-dir DIR   overrides the config's bridge.state_dir
+          --log-level LEVEL error, warning, info (default) or debug: the least severe entries logged. Under
+                            systemd (stderr is the journal) each line carries its syslog priority (<3> ... <7>)
           --socket PATH     where to create the control socket (default /run/chekt-bridge/control.sock)
         """,
         "status": """

@@ -28,7 +28,7 @@ import Testing
         let failed = await recorder.wait { if case .device("header", .failed) = $0 { return true }; return false }
         guard case .device(_, .failed(let reason))? = failed else { Issue.record("no failed outcome: \(recorder.events)"); return }
         #expect(reason == "no GPIO chip labelled \"pinctrl-rp1\" or \"pinctrl-bcm2711\"", "\(reason)")
-        let error = #expect(throws: HardwareError.self) { try board.setOutput("out1", active: false) }
+        let error = thrown(HardwareError.self) { try board.setOutput("out1", active: false) }
         #expect(error?.code == .io && error?.message.contains("not available") == true, "\(String(describing: error))")
         // Tried again every second: a second failed outcome comes.
         #expect(await recorder.wait(seconds: 4) { _ in
@@ -58,7 +58,22 @@ import Testing
 
     @Test func outputsOfAnotherBackendAreRefusedByName() throws {
         let board = GPIOBoard(profile: Self.profile(), devices: try devices())
-        let error = #expect(throws: HardwareError.self) { try board.setOutput("io.out1", active: true) }
+        let error = thrown(HardwareError.self) { try board.setOutput("io.out1", active: true) }
         #expect(error?.code == .notFound)
     }
+}
+
+/// The error `body` throws when it is an `E`, else nil with an issue recorded, as `#expect(throws: E.self)` records it.
+/// (`#expect(throws:)` and `#require(throws:)` return the error only from Swift 6.1 on; Debian 13's Swift 6.0.3 is
+/// supported too: Package.swift, Tools/trixie/check.) With `#require`: `let error = try #require(thrown(E.self) { ... })`.
+private func thrown<E: Error, R>(_: E.Type, sourceLocation: SourceLocation = #_sourceLocation, by body: () throws -> R) -> E? {
+    do {
+        _ = try body()
+        Issue.record("expected an error of type \(E.self), none was thrown", sourceLocation: sourceLocation)
+    } catch let error as E {
+        return error
+    } catch {
+        Issue.record("expected an error of type \(E.self), \(type(of: error)) was thrown: \(error)", sourceLocation: sourceLocation)
+    }
+    return nil
 }

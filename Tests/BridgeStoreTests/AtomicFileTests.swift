@@ -35,14 +35,14 @@ import Testing
         let folder = try TemporaryFolder()
         // The target is a non-empty folder: the final rename fails (EISDIR/ENOTEMPTY).
         try FileManager.default.createDirectory(atPath: folder.file("target/inside"), withIntermediateDirectories: true)
-        let error = #expect(throws: StoreError.self) { try AtomicFile.write(Array("new".utf8), to: folder.file("target")) }
+        let error = thrown(StoreError.self) { try AtomicFile.write(Array("new".utf8), to: folder.file("target")) }
         #expect(error?.operation.hasPrefix("rename") == true)
         #expect(error?.errno != nil)
         #expect(try folder.names() == ["target"])
         #expect(try folder.names("target") == ["inside"])
 
         // And a write into a missing folder names it and creates nothing.
-        let missing = #expect(throws: StoreError.self) { try AtomicFile.write([1], to: folder.file("nope/file")) }
+        let missing = thrown(StoreError.self) { try AtomicFile.write([1], to: folder.file("nope/file")) }
         #expect(missing?.code == .notFound)
         #expect(missing?.path.hasPrefix(folder.file("nope/file.tmp-")) == true)
     }
@@ -114,7 +114,7 @@ import Testing
         }
         try writeBytes(bytes, to: path)
 
-        let error = #expect(throws: StoreError.self) { try snapshot.load() }
+        let error = thrown(StoreError.self) { try snapshot.load() }
         #expect(error?.code == .corrupt)
         #expect(error?.path == path)
         let aside = try folder.names().filter { $0.hasPrefix("state.snapshot.corrupt-") }
@@ -142,7 +142,7 @@ import Testing
     @Test func aStateDirUnderARegularFileIsAClearError() throws {
         let folder = try TemporaryFolder()
         try writeBytes([1], to: folder.file("afile"))
-        let error = try #require(#expect(throws: StoreError.self) {
+        let error = try #require(thrown(StoreError.self) {
             try Journal(directory: folder.file("afile/sub"), maxBytes: 1 << 20)
         })
         #expect(error.code == .notADirectory)
@@ -152,7 +152,7 @@ import Testing
         #expect(error.description.contains(error.path))
         #expect(error.description.contains("errno \(ENOTDIR)"))
 
-        let file = #expect(throws: StoreError.self) { try AtomicFile.write([1], to: folder.file("afile/x")) }
+        let file = thrown(StoreError.self) { try AtomicFile.write([1], to: folder.file("afile/x")) }
         #expect(file?.code == .notADirectory)
         #expect(file?.message.contains("Not a directory") == true)
     }
@@ -160,7 +160,7 @@ import Testing
     @Test func theStateDirItselfBeingAFileIsRefused() throws {
         let folder = try TemporaryFolder()
         try writeBytes([1], to: folder.file("state"))
-        let error = #expect(throws: StoreError.self) { try Journal(directory: folder.file("state"), maxBytes: 1 << 20) }
+        let error = thrown(StoreError.self) { try Journal(directory: folder.file("state"), maxBytes: 1 << 20) }
         #expect(error?.code == .notADirectory)
         #expect(error?.path == folder.file("state"))
     }

@@ -109,12 +109,12 @@ enum Hostile: String, CaseIterable, CustomTestStringConvertible {
         #expect(journal.recovery.isClean, "seqs up to the ceiling are valid: \(journal.recovery.problems)")
         let last = try journal.append([relayDraft(2, at: t0)])
         #expect(last.map(\.seq) == [Journal.maxSeq - 1])
-        let tooMany = #expect(throws: StoreError.self) { try journal.append([relayDraft(3, at: t0), relayDraft(4, at: t0)]) }
+        let tooMany = thrown(StoreError.self) { try journal.append([relayDraft(3, at: t0), relayDraft(4, at: t0)]) }
         #expect(tooMany?.code == .seqCeiling)
         #expect(tooMany?.message.contains("2^53") == true)
         #expect(try journal.append([relayDraft(5, at: t0)]).map(\.seq) == [Journal.maxSeq], "a failed append used no seq")
         for _ in 0..<2 {
-            let error = #expect(throws: StoreError.self) { try journal.append([relayDraft(6, at: t0)]) }
+            let error = thrown(StoreError.self) { try journal.append([relayDraft(6, at: t0)]) }
             #expect(error?.code == .seqCeiling)
         }
         #expect(try journal.events(after: 0, limit: 10).map(\.seq) == [Journal.maxSeq - 2, Journal.maxSeq - 1, Journal.maxSeq])
@@ -242,7 +242,7 @@ enum Hostile: String, CaseIterable, CustomTestStringConvertible {
         let tail = try #require(journal.recovery.truncatedTail)
         #expect(tail.seqFloor == Journal.maxSeq, "saturated, not overflowed")
         #expect(journal.lastSeq == Journal.maxSeq)
-        let error = #expect(throws: StoreError.self) { try journal.append([relayDraft(1, at: t0)]) }
+        let error = thrown(StoreError.self) { try journal.append([relayDraft(1, at: t0)]) }
         #expect(error?.code == .seqCeiling)
         try journal.markDelivered(through: Journal.maxSeq)
         #expect(journal.deliveredThrough == Journal.maxSeq)
@@ -398,7 +398,7 @@ enum Hostile: String, CaseIterable, CustomTestStringConvertible {
         let folder = try TemporaryFolder()
         let path = folder.file("file")
         try what.make(at: path)
-        let error = #expect(throws: StoreError.self) { try AtomicFile.read(path, limit: Frame.maxFileSize) }
+        let error = thrown(StoreError.self) { try AtomicFile.read(path, limit: Frame.maxFileSize) }
         #expect(error?.code == what.code)
         #expect(error?.path == path)
         #expect(error?.description.contains(what == .sparse ? "is 68719476736 bytes, more than the 16777236 expected"
@@ -410,7 +410,7 @@ enum Hostile: String, CaseIterable, CustomTestStringConvertible {
         let path = folder.file("file")
         try writeBytes([1, 2, 3, 4], to: path)
         #expect(try AtomicFile.read(path, limit: 4) == [1, 2, 3, 4])
-        let error = #expect(throws: StoreError.self) { try AtomicFile.read(path, limit: 3) }
+        let error = thrown(StoreError.self) { try AtomicFile.read(path, limit: 3) }
         #expect(error?.code == .tooLarge)
         #expect(try AtomicFile.read(folder.file("missing"), limit: 3) == nil)
     }
@@ -421,7 +421,7 @@ enum Hostile: String, CaseIterable, CustomTestStringConvertible {
         let path = folder.file("state.snapshot")
         try what.make(at: path)
         let snapshot = SnapshotFile(path: path)
-        let error = #expect(throws: StoreError.self) { try snapshot.load() }
+        let error = thrown(StoreError.self) { try snapshot.load() }
         #expect(error?.code == .corrupt)
         let aside = try folder.names().filter { $0.hasPrefix("state.snapshot.corrupt-") }
         #expect(aside.count == 1)
@@ -519,7 +519,7 @@ enum Hostile: String, CaseIterable, CustomTestStringConvertible {
     @Test func aRecordTooLargeToReadBackIsNotWritten() throws {
         let folder = try TemporaryFolder()
         let log = try RecordLog.open(path: folder.file("log"), kind: .deadLetter) { _, _ in }
-        let error = #expect(throws: StoreError.self) { try log.append([UInt8](repeating: 0x20, count: Frame.maxFilePayload + 1)) }
+        let error = thrown(StoreError.self) { try log.append([UInt8](repeating: 0x20, count: Frame.maxFilePayload + 1)) }
         #expect(error?.code == .tooLarge)
         #expect(log.byteCount == 0)
     }

@@ -233,7 +233,7 @@ import Testing
             try? appendBytes([0xFF, 0x43, 0x42, 0x45, 1, 2, 3, 4, 5, 6, 7], to: path)
             return StoreError(path: path, operation: "write", errno: ENOSPC, message: "write failed: No space left on device")
         }
-        let error = #expect(throws: StoreError.self) { try journal.append([relayDraft(1, at: t0), relayDraft(2, at: t0)]) }
+        let error = thrown(StoreError.self) { try journal.append([relayDraft(1, at: t0), relayDraft(2, at: t0)]) }
         #expect(error?.code == .noSpace)
         #expect(journal.lastSeq == 1)
         #expect(try journal.events(after: 0, limit: 10).map(\.seq) == [1])

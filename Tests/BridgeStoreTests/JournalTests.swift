@@ -136,7 +136,7 @@ import Testing
         let folder = try TemporaryFolder()
         let journal = try Journal(directory: folder.path, maxBytes: 1 << 20)
         defer { journal.close() }
-        let error = #expect(throws: StoreError.self) { try journal.markDelivered(through: 1) }
+        let error = thrown(StoreError.self) { try journal.markDelivered(through: 1) }
         #expect(error?.code == .invalidArgument)
         #expect(error?.message.contains("last recorded seq is 0") == true)
     }
@@ -144,13 +144,13 @@ import Testing
     @Test func closedJournalRefusesWorkAndReleasesItsLock() throws {
         let folder = try TemporaryFolder()
         let journal = try Journal(directory: folder.path, maxBytes: 1 << 20)
-        let second = #expect(throws: StoreError.self) { try Journal(directory: folder.path, maxBytes: 1 << 20) }
+        let second = thrown(StoreError.self) { try Journal(directory: folder.path, maxBytes: 1 << 20) }
         #expect(second?.code == .locked)
         #expect(second?.message.contains("another process") == true)
         journal.close()
         journal.close()
-        #expect((#expect(throws: StoreError.self) { try journal.append([relayDraft(1, at: t0)]) })?.code == .closed)
-        #expect((#expect(throws: StoreError.self) { try journal.events(after: 0, limit: 1) })?.code == .closed)
+        #expect((thrown(StoreError.self) { try journal.append([relayDraft(1, at: t0)]) })?.code == .closed)
+        #expect((thrown(StoreError.self) { try journal.events(after: 0, limit: 1) })?.code == .closed)
         let again = try Journal(directory: folder.path, maxBytes: 1 << 20)
         again.close()
     }
@@ -160,7 +160,7 @@ import Testing
         let journal = try Journal(directory: folder.path, maxBytes: 1 << 20)
         defer { journal.close() }
         let huge = EventDraft(.relayActivated, occurredAt: t0, data: ["blob": .string(String(repeating: "x", count: 300_000))])
-        let error = #expect(throws: StoreError.self) { try journal.append([relayDraft(1, at: t0), huge]) }
+        let error = thrown(StoreError.self) { try journal.append([relayDraft(1, at: t0), huge]) }
         #expect(error?.code == .tooLarge)
         #expect(journal.lastSeq == 0)
         #expect(try journal.append([relayDraft(1, at: t0)])[0].seq == 1)
@@ -179,7 +179,7 @@ import Testing
 
     @Test func tinyBoundIsRefused() throws {
         let folder = try TemporaryFolder()
-        let error = #expect(throws: StoreError.self) { try Journal(directory: folder.path, maxBytes: 100) }
+        let error = thrown(StoreError.self) { try Journal(directory: folder.path, maxBytes: 100) }
         #expect(error?.code == .invalidArgument)
     }
 }

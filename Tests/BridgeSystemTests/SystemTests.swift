@@ -53,3 +53,31 @@ import Testing
         #expect(flag.withLock { $0 })
     }
 }
+
+/// journald's priority prefixes, and when they apply.
+@Suite struct LogTests {
+    @Test func linesCarryTheirSyslogPriorityOnlyForTheJournal() {
+        #expect(Log.formatted(.error, "error: boom", prefixed: true) == "<3>error: boom\n")
+        #expect(Log.formatted(.warning, "warning: w", prefixed: true) == "<4>warning: w\n")
+        #expect(Log.formatted(.info, "two\nlines", prefixed: true) == "<6>two\n<6>lines\n", "each line of an entry keeps its priority")
+        #expect(Log.formatted(.debug, "d", prefixed: true) == "<7>d\n")
+        #expect(Log.formatted(.error, "error: boom", prefixed: false) == "error: boom\n")
+    }
+
+    @Test func theJournalIsStderrOnlyWhenJournalStreamNamesStderrsDeviceAndInode() {
+        var st = stat()
+        #expect(fstat(2, &st) == 0)
+        #expect(Log.stderrIsJournal("\(st.st_dev):\(st.st_ino)"))
+        #expect(!Log.stderrIsJournal("\(st.st_dev):\(st.st_ino &+ 1)"), "another stream: a child whose stderr was redirected")
+        #expect(!Log.stderrIsJournal(nil))
+        #expect(!Log.stderrIsJournal(""))
+        #expect(!Log.stderrIsJournal("8:junk"))
+        #expect(!Log.stderrIsJournal("\(st.st_dev):\(st.st_ino):1"))
+    }
+
+    @Test func levelsByName() {
+        #expect(Log.Level.allCases.map(\.name) == ["error", "warning", "info", "debug"])
+        #expect(Log.Level(name: "warning") == .warning && Log.Level(name: "WARN") == nil)
+        #expect(Log.Level.error < .warning && Log.Level.info < .debug)
+    }
+}

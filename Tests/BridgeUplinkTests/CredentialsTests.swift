@@ -53,7 +53,7 @@ import Testing
     @Test(arguments: [0o644 as mode_t, 0o640, 0o604, 0o660, 0o606, 0o610, 0o601, 0o666])
     func groupOrOtherAccessIsRefusedWithTheFix(mode: mode_t) throws {
         let path = try write(Self.goodJSON, mode: mode)
-        let error = try #require(throws: CredentialsError.self) { try Credentials.load(path: path, environment: [:]) }
+        let error = try #require(thrown(CredentialsError.self) { try Credentials.load(path: path, environment: [:]) })
         #expect(error.code == .permissionsTooOpen)
         #expect(error.path == path)
         #expect(error.description.contains("chmod 600 \(path)"))
@@ -85,16 +85,16 @@ import Testing
         let configured = try write(Self.goodJSON)
         let systemd = try credentialsDirectory()
         let open = try write(Self.goodJSON, mode: 0o644, in: systemd)
-        let error = try #require(throws: CredentialsError.self) {
+        let error = try #require(thrown(CredentialsError.self) {
             try Credentials.load(path: configured, environment: ["CREDENTIALS_DIRECTORY": systemd])
-        }
+        })
         #expect(error.path == open)
         #expect(error.code == .permissionsTooOpen)
     }
 
     @Test func missingFileSaysWhatToCreate() throws {
         let path = dir + "/nope.json"
-        let error = try #require(throws: CredentialsError.self) { try Credentials.load(path: path, environment: [:]) }
+        let error = try #require(thrown(CredentialsError.self) { try Credentials.load(path: path, environment: [:]) })
         #expect(error.code == .notFound)
         #expect(error.description.contains(path))
         #expect(error.description.contains("api_key"))
@@ -102,7 +102,7 @@ import Testing
     }
 
     @Test func aFolderIsNotACredentialsFile() throws {
-        let error = try #require(throws: CredentialsError.self) { try Credentials.load(path: dir, environment: [:]) }
+        let error = try #require(thrown(CredentialsError.self) { try Credentials.load(path: dir, environment: [:]) })
         #expect(error.code == .unreadable)
         #expect(error.description.contains("not a regular file"))
     }
@@ -133,7 +133,7 @@ import Testing
     ])
     func badContentIsNamedButNeverQuoted(content: String, code: CredentialsError.Code) throws {
         let path = try write(content)
-        let error = try #require(throws: CredentialsError.self) { try Credentials.load(path: path, environment: [:]) }
+        let error = try #require(thrown(CredentialsError.self) { try Credentials.load(path: path, environment: [:]) })
         #expect(error.code == code)
         #expect(error.description.contains(path))
         expectNoSecrets(error.description)

@@ -8,7 +8,7 @@ import Testing
         let tls = try TLSFixture.get()
         let server = try TestServer(cert: tls.serverCertB, key: tls.serverKeyB)
         let client = try HTTPClient.forTests()
-        let error = try #require(throws: HTTPError.self) { try client.perform(HTTPRequest(url: server.url("/echo", https: true))) }
+        let error = try #require(thrown(HTTPError.self) { try client.perform(HTTPRequest(url: server.url("/echo", https: true))) })
         #expect(error.code == .tls)
         #expect(error.curlCode == 60)  // CURLE_PEER_FAILED_VERIFICATION
         #expect(error.message.contains("certificate"))
@@ -31,9 +31,9 @@ import Testing
         let server = try TestServer(cert: tls.serverCertB, key: tls.serverKeyB)
         let client = try HTTPClient.forTests(caFile: tls.caB)
         // Trusted CA, but the certificate is for IP:127.0.0.1, not "localhost".
-        let error = try #require(throws: HTTPError.self) {
+        let error = try #require(thrown(HTTPError.self) {
             try client.perform(HTTPRequest(url: "https://localhost:\(server.port)/echo"))
-        }
+        })
         #expect(error.code == .tls)
     }
 
@@ -76,7 +76,7 @@ import Testing
         let client = try HTTPClient.forTests(caFile: tls.caB, systemCAFile: "/nonexistent/bundle.crt",
                                              systemCADirectory: tls.emptyDirectory)
         #expect(try client.perform(HTTPRequest(url: serverB.url("/echo", https: true))).status == 200)
-        let error = try #require(throws: HTTPError.self) { try client.perform(HTTPRequest(url: serverA.url("/echo", https: true))) }
+        let error = try #require(thrown(HTTPError.self) { try client.perform(HTTPRequest(url: serverA.url("/echo", https: true))) })
         #expect(error.code == .tls)
     }
 
@@ -92,7 +92,7 @@ import Testing
             return
         }
         #expect(try client.perform(HTTPRequest(url: serverA.url("/echo", https: true))).status == 200)
-        let error = try #require(throws: HTTPError.self) { try client.perform(HTTPRequest(url: serverB.url("/echo", https: true))) }
+        let error = try #require(thrown(HTTPError.self) { try client.perform(HTTPRequest(url: serverB.url("/echo", https: true))) })
         #expect(error.code == .tls)
     }
 
@@ -109,13 +109,13 @@ import Testing
     @Test func unusableCAFileFailsAtStart() throws {
         let dir = try TestTools.temporaryDirectory("ca")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let missing = try #require(throws: HTTPError.self) { try HTTPClient.forTests(caFile: dir + "/missing.pem") }
+        let missing = try #require(thrown(HTTPError.self) { try HTTPClient.forTests(caFile: dir + "/missing.pem") })
         #expect(missing.code == .tls)
         #expect(missing.message.contains(dir + "/missing.pem"))
         #expect(missing.message.contains("does not exist"))
 
         try "not a certificate\n".write(toFile: dir + "/junk.pem", atomically: true, encoding: .utf8)
-        let junk = try #require(throws: HTTPError.self) { try HTTPClient.forTests(caFile: dir + "/junk.pem") }
+        let junk = try #require(thrown(HTTPError.self) { try HTTPClient.forTests(caFile: dir + "/junk.pem") })
         #expect(junk.code == .tls)
         #expect(junk.message.contains("no PEM certificate"))
     }

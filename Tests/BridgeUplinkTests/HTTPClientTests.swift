@@ -141,9 +141,9 @@ import Testing
     @Test func refusedConnectionIsConnectError() throws {
         let port = try unusedPort()
         let client = try HTTPClient.forTests()
-        let error = try #require(throws: HTTPError.self) {
+        let error = try #require(thrown(HTTPError.self) {
             try client.perform(HTTPRequest(url: "http://127.0.0.1:\(port)/events"))
-        }
+        })
         #expect(error.code == .connect)
         #expect(error.curlCode == 7)
         #expect(error.url == "http://127.0.0.1:\(port)/events")
@@ -154,9 +154,9 @@ import Testing
         let server = try TestServer()
         let client = try HTTPClient.forTests(timeoutMs: 60_000)
         let started = DispatchTime.now().uptimeNanoseconds
-        let error = try #require(throws: HTTPError.self) {
+        let error = try #require(thrown(HTTPError.self) {
             try client.perform(HTTPRequest(url: server.url("/hang")), timeoutMs: 300)
-        }
+        })
         let elapsedMs = (DispatchTime.now().uptimeNanoseconds - started) / 1_000_000
         #expect(error.code == .timeout)
         #expect(error.curlCode == 28)
@@ -168,9 +168,9 @@ import Testing
 
     @Test func unknownHostIsDNSError() throws {
         let client = try HTTPClient.forTests()
-        let error = try #require(throws: HTTPError.self) {
+        let error = try #require(thrown(HTTPError.self) {
             try client.perform(HTTPRequest(url: "https://no-such-host.chekt-bridge.invalid/v1"))
-        }
+        })
         #expect(error.code == .dns)
     }
 
@@ -178,9 +178,9 @@ import Testing
         let server = try TestServer()
         let client = try HTTPClient.forTests(maxResponseBytes: 1_000)
         #expect(try client.perform(HTTPRequest(url: server.url("/echo?size=1000"))).body.count == 1_000)
-        let error = try #require(throws: HTTPError.self) {
+        let error = try #require(thrown(HTTPError.self) {
             try client.perform(HTTPRequest(url: server.url("/echo?size=1001")))
-        }
+        })
         #expect(error.code == .receive)
         #expect(error.message.contains("1000 bytes"))
         #expect(try client.perform(HTTPRequest(url: server.url("/echo?size=10"))).body.count == 10)
@@ -189,9 +189,9 @@ import Testing
     @Test func headerInjectionIsRefusedWithoutQuotingTheValue() throws {
         let client = try HTTPClient.forTests()
         let secret = "key_SECRET_42\r\nX-Evil: 1"
-        let error = try #require(throws: HTTPError.self) {
+        let error = try #require(thrown(HTTPError.self) {
             try client.perform(HTTPRequest(url: "http://127.0.0.1:1/", headers: [("Authorization", "Bearer " + secret)]))
-        }
+        })
         #expect(error.code == .other)
         #expect(error.message.contains("Authorization"))
         #expect(!error.description.contains("SECRET"))
@@ -202,7 +202,7 @@ import Testing
 
     @Test func onlyHTTPAndHTTPSAreSpoken() throws {
         let client = try HTTPClient.forTests()
-        let error = try #require(throws: HTTPError.self) { try client.perform(HTTPRequest(url: "file:///etc/passwd")) }
+        let error = try #require(thrown(HTTPError.self) { try client.perform(HTTPRequest(url: "file:///etc/passwd")) })
         #expect(error.curlCode == 1)  // CURLE_UNSUPPORTED_PROTOCOL
     }
 

@@ -31,7 +31,8 @@ import Testing
         let faulted = try #require(grown.first { $0.type == "zone.faulted" })
         #expect(faulted.seq == known.last!.seq + 1, "\(grown.listing)")
         #expect(faulted.data == ["zone": "front_door", "partition": "main", "input": "in1"])
-        #expect(faulted == (try agent.events().first { $0.seq == faulted.seq }), "the followed line differs from the stored event")
+        let stored = try agent.events().first { $0.seq == faulted.seq }
+        #expect(faulted == stored, "the followed line differs from the stored event")
     }
 
     @Test func followAndWatchExit3WhenTheAgentStops() throws {
