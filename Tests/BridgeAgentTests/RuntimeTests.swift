@@ -34,7 +34,7 @@ import Testing
         /// The runtime's exit code, once `run` has returned.
         let exited = OneShot<Int32>()
 
-        init(site: Site, dir: String? = nil) throws {
+        init(site: Site, dir: String? = nil, watchdog: (intervalMs: Int64, ping: @Sendable () -> Void)? = nil) throws {
             self.dir = dir ?? Harness.tempDir()
             journal = try Journal(directory: self.dir + "/journal", maxBytes: 1 << 20)
             let snapshot = SnapshotFile(path: self.dir + "/state.snapshot")
@@ -43,6 +43,7 @@ import Testing
             runtime = Runtime(site: site, board: board, simulation: board, journal: journal, snapshot: snapshot,
                               restored: restored, clock: clock,
                               options: .init(simulated: true, configPath: "test", stateDir: self.dir))
+            runtime.watchdog = watchdog
             let ready = OneShot<Bool>()
             // On the runtime's own thread: the test blocks pool threads while it waits, the runtime must not need one.
             Task(executorPreference: runtime.executor) { [self] in
@@ -98,6 +99,41 @@ import Testing
         #expect(events[0].data["simulated"] == .bool(true))
         #expect(events.map(\.seq) == [1, 2])
         #expect(h.stop() == 0)
+    }
+
+    @Test func theLoopItselfPingsTheWatchdogEveryIntervalEvenWhenNothingHappens() async throws {
+        final class Pings: @unchecked Sendable {
+            let lock = Condition()
+            var count = 0
+            func ping() { lock.lock(); count += 1; lock.broadcast(); lock.unlock() }
+            /// Waits (bounded) until there have been `n` pings; the count then.
+            func wait(for n: Int) -> Int {
+                lock.lock(); defer { lock.unlock() }
+                for _ in 0..<50 where count < n { lock.wait(timeoutMs: 20) }
+                return count
+            }
+        }
+        let pings = Pings()
+        let h = try Harness(site: Self.site(), watchdog: (intervalMs: 1000, ping: { pings.ping() }))
+        _ = try h.events(atLeast: 2)
+        #expect(pings.wait(for: 1) == 1, "one ping once the loop runs")
+        await h.advance(ms: 50)  // the start-up settling deadline: the loop wakes, but no interval has passed
+        #expect(pings.wait(for: 2) == 1)
+        await h.advance(ms: 950)
+        #expect(pings.wait(for: 2) == 2, "woken by its timer for the ping alone")
+        await h.advance(ms: 1000)
+        #expect(pings.wait(for: 3) == 3)
+        #expect(h.stop() == 0)
+    }
+
+    @Test func theWatchdogIntervalIsHalfOfWhatSystemdAsksForThisProcess() {
+        #expect(SystemdNotify.watchdogIntervalMs(usec: "20000000", pid: nil) == 10_000)
+        #expect(SystemdNotify.watchdogIntervalMs(usec: "20000000", pid: String(getpid())) == 10_000)
+        #expect(SystemdNotify.watchdogIntervalMs(usec: "20000000", pid: String(getpid() + 1)) == nil, "another process's")
+        #expect(SystemdNotify.watchdogIntervalMs(usec: nil, pid: nil) == nil)
+        #expect(SystemdNotify.watchdogIntervalMs(usec: "0", pid: nil) == nil)
+        #expect(SystemdNotify.watchdogIntervalMs(usec: "soon", pid: nil) == nil)
+        #expect(SystemdNotify.watchdogIntervalMs(usec: "1000", pid: nil) == 1, "never zero")
     }
 
     @Test func aDebouncedInputChangeIsRecordedOnlyWhenTheClockReachesTheDebounce() async throws {

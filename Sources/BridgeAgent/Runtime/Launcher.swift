@@ -120,8 +120,13 @@ public enum Launcher {
             if signal == SIGHUP {
                 Log.info("SIGHUP: " + (uplink?.reloadCredentials() ?? "nothing to re-read in local mode"))
             } else {
+                SystemdNotify.send("STOPPING=1")
                 runtime.post(.signal(signal))
             }
+        }
+        if let intervalMs = SystemdNotify.watchdogIntervalMs() {
+            runtime.watchdog = (intervalMs, { SystemdNotify.send("WATCHDOG=1") })
+            Log.info("systemd watchdog: pinging every \(intervalMs) ms from the runtime loop")
         }
         server.start()
         Log.info("chekt-bridge \(AgentVersion.string): bridge \(site.config.bridge.id), board \(ConfigText.printable(site.board.name)) (\(args.simulate ? "simulated" : "real hardware")), state \(stateDir), socket \(args.socketPath), " + (site.config.upstream.map { "upstream \($0.url)" } ?? "local mode"))

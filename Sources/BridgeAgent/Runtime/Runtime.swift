@@ -67,6 +67,10 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     private var pending: [Ticket: @Sendable (RequestResult) -> Void] = [:]
     /// The platform link, when `upstream` is configured (set before `run`).
     public var uplink: Uplink?
+    /// systemd's watchdog (set before `run`): `ping` is called from the loop itself at least every `intervalMs`, so
+    /// a loop that hangs (not just a process that lives) stops the pings and systemd restarts the agent.
+    public var watchdog: (intervalMs: Int64, ping: @Sendable () -> Void)?
+    private var lastWatchdogPing: Millis = .min
     private var unrecorded: [EventDraft] = []
     private var heldCompletions: [(Ticket, RequestResult)] = []
     private var snapshotDirty = false
@@ -170,6 +174,7 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
         let hardwarePump = Task(executorPreference: executor) { [board, continuation] in
             for await event in board.events { continuation.yield(.hardware(event)) }
         }
+        pingWatchdogIfDue()
         scheduleTimer()
         onReady()
 
@@ -179,6 +184,7 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
                 continue
             }
             handle(message)
+            pingWatchdogIfDue()
             if !stopping { scheduleTimer() }
         }
         timer?.task?.cancel()
@@ -367,8 +373,21 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     /// The longest the loop's timer is set for (`scheduleTimer`).
     static var longestTimerMs: Millis { 3_600_000 }
 
+    /// Pings the watchdog when an interval has passed since the last ping. Called by the loop after every message
+    /// it handles; `scheduleTimer` wakes the loop for the next ping when nothing else does.
+    private func pingWatchdogIfDue() {
+        guard let watchdog else { return }
+        let t = now()
+        guard lastWatchdogPing == .min || t - lastWatchdogPing >= watchdog.intervalMs else { return }
+        lastWatchdogPing = t
+        watchdog.ping()
+    }
+
     private func scheduleTimer() {
         var wanted = unrecorded.isEmpty && !snapshotDirty ? engine.nextDeadline : now() + 1000
+        if let watchdog, lastWatchdogPing != .min {
+            wanted = min(wanted ?? .max, lastWatchdogPing + watchdog.intervalMs)
+        }
         if let deadline = wanted {
             // The loop wakes at least hourly: a deadline centuries away (a damaged or hostile snapshot) re-arms at
             // each wake instead of overflowing the timer's nanoseconds; one in the past is due now.

@@ -55,8 +55,18 @@ public enum Signals {
     }
 }
 
-/// systemd's readiness protocol (`sd_notify("READY=1")`) without libsystemd: one datagram to `$NOTIFY_SOCKET`.
+/// systemd's notification protocol (`sd_notify`: `READY=1`, `WATCHDOG=1`, `STOPPING=1`) without libsystemd: one
+/// datagram to `$NOTIFY_SOCKET`.
 public enum SystemdNotify {
+    /// How often to ping systemd's watchdog: half of `$WATCHDOG_USEC` (as sd_watchdog_enabled advises), when it is
+    /// set for this process (`$WATCHDOG_PID` absent or ours); nil otherwise.
+    public static func watchdogIntervalMs(usec: String? = getenv("WATCHDOG_USEC").map { String(cString: $0) },
+                                          pid: String? = getenv("WATCHDOG_PID").map { String(cString: $0) }) -> Int64? {
+        guard let usec, let value = Int64(usec), value > 0 else { return nil }
+        if let pid, Int32(pid) != getpid() { return nil }
+        return max(1, value / 2_000)
+    }
+
     public static func send(_ state: String) {
         guard let path = getenv("NOTIFY_SOCKET").map({ String(cString: $0) }), !path.isEmpty else { return }
         // An abstract socket is written with a leading "@", sent as a leading NUL.
