@@ -12,4 +12,12 @@ public enum CurlLibrary {
         if let reason = unavailableReason { return "libcurl unavailable: \(reason)" }
         return String(cString: chekt_curl_version())
     }
+
+    /// `curl_easy_strerror(code)`: libcurl's own words for a `CURLcode`. They change between libcurl versions
+    /// (code 7 is "Couldn't connect to server" in 7.88, Debian 12, and "Could not connect to server" in 8.x,
+    /// Debian 13), so whatever looks for them asks this function, never a fixed text. Call only once libcurl
+    /// loaded (`unavailableReason == nil`).
+    public static func words(for code: Int32) -> String {
+        String(cString: chekt_curl_easy_strerror(CURLcode(UInt32(bitPattern: code))))
+    }
 }

@@ -81,7 +81,7 @@ public final class HTTPClient {
         }
         guard global == 0 else {
             throw HTTPError(code: .other, curlCode: global,
-                            message: "curl_global_init failed: \(String(cString: chekt_curl_easy_strerror(CURLcode(UInt32(bitPattern: global)))))")
+                            message: "curl_global_init failed: \(CurlLibrary.words(for: global))")
         }
         guard let handle = chekt_curl_easy_init() else {
             throw HTTPError(code: .other, curlCode: 0, message: "curl_easy_init failed (out of memory?)")
@@ -245,7 +245,7 @@ public final class HTTPClient {
     /// Turns a `CURLcode` into an `HTTPError` with `curl_easy_strerror` and the error buffer's detail.
     private func failure(_ code: CURLcode, url: String, during: String?) -> HTTPError {
         let raw = Int32(bitPattern: code.rawValue)
-        var message = String(cString: chekt_curl_easy_strerror(code))
+        var message = CurlLibrary.words(for: raw)
         let detail = String(cString: errorBuffer)
         if !detail.isEmpty && detail != message { message += ": " + detail }
         if let during { message = "\(during): \(message)" }
