@@ -28,7 +28,8 @@ final class ModbusPeer: @unchecked Sendable {
             try pair.run()
             for _ in 0..<100 where !FileManager.default.fileExists(atPath: folder + "/server") { usleep(20_000) }
             guard FileManager.default.fileExists(atPath: folder + "/server") else {
-                pair.terminate()
+                kill(pair.processIdentifier, SIGKILL)
+                pair.waitUntilExit()
                 throw PeerError("socat did not make the PTY pair (is socat installed? Tools/setup installs it)")
             }
             socat = pair
@@ -51,8 +52,12 @@ final class ModbusPeer: @unchecked Sendable {
         var line = ""
         do { line = try Self.readLine(output, &buffer) } catch {}
         guard line.hasPrefix("READY ") else {
+            // As stop() does (not callable before `port` is set): SIGKILL and reap. A socat left running holds this
+            // test process's stdout, and `swift test` then waits for it forever. SIGTERM is not enough: a child
+            // started from a test's thread inherits its blocked signals (seen: socats outliving a SIGTERM).
             kill(process.processIdentifier, SIGKILL)
-            socat?.terminate()
+            process.waitUntilExit()
+            if let socat { kill(socat.processIdentifier, SIGKILL); socat.waitUntilExit() }
             throw PeerError("modbus_server.py did not start (said \"\(line)\"): is python3-pymodbus installed? Tools/setup installs it")
         }
         port = transport == .tcp ? Int(line.dropFirst(6)) ?? 0 : 0
