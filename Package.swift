@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+// Swift 6.0 is the lowest supported (Debian 13's swiftlang 6.0.3): checked by Tools/trixie/check.
 // chekt-bridge: the agent on the bridge hardware. No Swift package
 // dependencies: FoundationEssentials plus Debian's C libraries.
 import PackageDescription
