@@ -65,7 +65,7 @@ final class ModbusServer {
         self.socat = socat
         self.folder = folder
         stderrPath = NSTemporaryDirectory() + "chekt-e2e-modbus-\(UUID().uuidString).stderr"
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)  // Swift 6.0.3's Foundation warns on an unused result
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")  // Debian's, where python3-pymodbus is
         process.arguments = [script, "--units", units.map(String.init).joined(separator: ",")] + arguments
