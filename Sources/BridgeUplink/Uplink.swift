@@ -221,13 +221,20 @@ public final class Uplink: @unchecked Sendable {
         case failed(String)
     }
 
+    /// The thread's HTTP client. Setting one up can fail (libcurl not loadable, the `ca_file` gone or damaged since
+    /// the start): then it is tried again with backoff, for as long as the link runs, never given up on, since a
+    /// thread that returned would leave alarms undelivered until a restart. Nil only once the link stops.
     func makeClient(timeoutMs: Int) -> HTTPClient? {
-        do {
-            return try HTTPClient(options: .init(userAgent: "chekt-bridge/\(AgentIdentity.version)", connectTimeoutMs: 10_000,
-                                                 timeoutMs: timeoutMs, caFile: config.caFile))
-        } catch {
-            noteError("cannot set up HTTPS: \(error)")
-            return nil
+        var attempt = 0
+        while true {
+            do {
+                return try HTTPClient(options: .init(userAgent: "chekt-bridge/\(AgentIdentity.version)", connectTimeoutMs: 10_000,
+                                                     timeoutMs: timeoutMs, caFile: config.caFile))
+            } catch {
+                noteError("cannot set up HTTPS: \(error); trying again")
+                attempt += 1
+                guard pause(ms: nextBackoff(attempt: attempt, retryAfterMs: nil, capMs: 60_000)) else { return nil }
+            }
         }
     }
 

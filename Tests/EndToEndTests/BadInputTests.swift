@@ -156,3 +156,19 @@ import Testing
         #expect(agent.isRunning)
     }
 }
+
+/// A `ca_file` the platform link cannot use is a configuration error at start (exit 2), not a link that never connects.
+@Suite struct CAFileTests {
+    @Test func aCAFileWithoutACertificateStopsTheStartNamingIt() throws {
+        let sandbox = try Sandbox()
+        let credentials = sandbox.root + "/credentials.json"
+        try PlatformCredentials.random("ca").write(to: credentials)
+        let caFile = try sandbox.write("ca.pem", "not a certificate\n")
+        let config = try sandbox.writeJSON("config.json", Fixture.platformConfig(
+            board: try Repo.board(), stateDir: sandbox.stateDir, url: "https://127.0.0.1:9/v1", credentials: credentials, caFile: caFile))
+        let r = try Tool.run(["run", "--config", config, "--simulate", "--socket", sandbox.socket])
+        #expect(r.status == 2 && !r.signalled, "\(r)")
+        #expect(r.stderr.contains("cannot start the platform link: ca_file \(caFile): no PEM certificate in it"), "\(r)")
+        #expect(!r.stderr.contains("bridge.started"), "\(r)")
+    }
+}

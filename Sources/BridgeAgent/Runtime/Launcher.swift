@@ -62,6 +62,15 @@ public enum Launcher {
                 Log.error("cannot start the platform link: credentials: \(error)")
                 return 2
             }
+            // HTTPS set up once here, so that a ca_file that cannot be used is a configuration error now, not a
+            // platform link that never connects.
+            do {
+                _ = try HTTPClient(options: .init(userAgent: "chekt-bridge/\(AgentVersion.string)", connectTimeoutMs: 10_000,
+                                                  timeoutMs: 10_000, caFile: upstream.caFile))
+            } catch {
+                Log.error("cannot start the platform link: \(error)")
+                return 2
+            }
         }
 
         let journal: Journal
