@@ -163,7 +163,12 @@ public final class Uplink: @unchecked Sendable {
             credentialsGeneration += 1  // wakes threads waiting out an auth back-off
             lock.broadcast()
             lock.unlock()
-            return "credentials re-read from \(path)"
+            guard config.environment["CREDENTIALS_DIRECTORY"].map({ path.hasPrefix($0 + "/") }) == true else {
+                return "credentials re-read from \(path)"
+            }
+            // systemd's LoadCredential= copies the file once, at start: a reload reads that copy again.
+            return "credentials re-read from \(path), systemd's copy made when the service started: "
+                + "after replacing \(config.credentialsPath), restart the service (systemctl restart chekt-bridge)"
         } catch {
             return "credentials not re-read, keeping the previous ones: \(error)"
         }
