@@ -210,6 +210,13 @@ enum CLI {
             } else {
                 let site = try ConfigLoader.loadSite(path: p[1])
                 let c = site.config
+                // What `run` refuses is refused here too: the link's own URL rules (UpstreamURL), which the
+                // configuration reader (BridgeCore, below the link) does not know.
+                if let url = c.upstream?.url, case .failure(let e) = UpstreamURL.validate(url) {
+                    Output.err(ConfigText.printable("\(p[1]): \(e)"))
+                    Output.err("1 problem(s) in \(p[1])")
+                    return Exit.usage.rawValue
+                }
                 let upstream = c.upstream.map { "upstream \($0.url)" } ?? "local mode"
                 Output.out(ConfigText.printable("\(p[1]): bridge \(c.bridge.id) on board \(site.board.name) (\(site.boardPath)): \(c.partitions.count) partition(s), \(c.zones.count) zone(s), \(c.relays.count) relay(s), \(upstream): OK"))
             }

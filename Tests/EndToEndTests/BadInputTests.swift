@@ -172,3 +172,18 @@ import Testing
         #expect(!r.stderr.contains("bridge.started"), "\(r)")
     }
 }
+
+/// `config validate` refuses every URL `run` refuses: the link's own rules, not only the config reader's.
+@Suite struct UpstreamURLValidateTests {
+    @Test func aURLWithAQueryIsRefusedByValidateAsByRun() throws {
+        let sandbox = try Sandbox()
+        var config = Fixture.config(board: try Repo.board(), stateDir: sandbox.stateDir)
+        config["upstream"] = ["url": "https://bridge-api.example/v1?x=1", "credentials": sandbox.root + "/credentials.json"]
+        let path = try sandbox.writeJSON("config.json", config)
+        let why = "upstream.url \"https://bridge-api.example/v1?x=1\" has a query or fragment"
+        let validate = try Tool.run(["config", "validate", path])
+        #expect(validate.status == 2 && validate.stderr.contains("\(path): \(why)"), "\(validate)")
+        let run = try Tool.run(["run", "--config", path, "--simulate", "--socket", sandbox.socket])
+        #expect(run.status == 2 && run.stderr.contains("\(path): \(why)") && !run.stderr.contains("upstream.url: upstream.url"), "\(run)")
+    }
+}

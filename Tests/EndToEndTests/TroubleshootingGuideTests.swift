@@ -15,7 +15,7 @@ import Testing
 ///
 /// Skipped as of this writing (the guide covers each all the same, by the text around the interpolations):
 /// - too short or empty: `relay \(id): its output could not be switched on...` (Runtime.swift),
-///   `output \(output): ...` (Runtime.swift, twice in ModbusBus.swift), `\(args.configPath): upstream.url: ...`
+///   `output \(output): ...` (Runtime.swift, twice in ModbusBus.swift), `\(args.configPath): \(e)`
 ///   (Launcher.swift), `journal: \(problem)` (Launcher.swift), `gpio chip \(spec.id): ...` (twice,
 ///   GPIOChipLink.swift), `bus \(spec.id): ...` (ModbusBus.swift), `\(error): starting without a command cursor`,
 ///   `upstream: \(message)`, `upstream: \(what) answered 401: ...` (Uplink.swift),

@@ -48,7 +48,7 @@ public enum Launcher {
             switch UpstreamURL.validate(upstream.url) {
             case .success(let u): url = u
             case .failure(let e):
-                Log.error("\(args.configPath): upstream.url: \(e)")
+                Log.error("\(args.configPath): \(e)")
                 return 2
             }
             var environment: [String: String] = [:]
