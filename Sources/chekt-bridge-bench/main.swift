@@ -105,6 +105,60 @@ func benchJournal() throws {
         say("  batches of 64 per append (one runtime step), 1 writer: \(Int(Double(rounds * 64) / s)) events/s")
         journal.close()
     }
+    try benchFullJournal()
+}
+
+/// A journal filled to its 64 MB bound: opening it (the recovery scan), reading it all, compacting it. Checks what
+/// it measured (every event there, alarms kept), so a wrong figure is a failure, never a slow one.
+func benchFullJournal() throws {
+    struct Wrong: Error, CustomStringConvertible { var description: String }
+    let dir = tempDir("full")
+    let bound = 64 * 1_048_576
+    var journal = try Journal(directory: dir, maxBytes: bound, compaction: .manual)
+    var count = 0
+    var t0 = monoNanos()
+    while journal.stats.bytesOnDisk <= bound {
+        _ = try journal.append((0..<1000).map { i in
+            i % 50 == 0
+                ? EventDraft(.alarmCreated, occurredAt: 1_800_000_000_000,
+                             data: ["alarm_id": .string("alm_\(count + i)"), "partition": "main", "zone": "front_door", "kind": "burglary"])
+                : EventDraft(i % 2 == 1 ? .zoneFaulted : .zoneRestored, occurredAt: 1_800_000_000_000,
+                             data: ["zone": .string("z\(i / 2 % 8)"), "partition": "main", "input": .string("in_z\(i / 2 % 8)")])
+        })
+        count += 1000
+    }
+    say("  filled \(journal.stats.bytesOnDisk / 1_048_576) MB (\(count) events, 1000 per append) in \(fmt(Double(monoNanos() - t0) / 1e9, 1)) s")
+    journal.close()
+    t0 = monoNanos()
+    journal = try Journal(directory: dir, maxBytes: bound, compaction: .manual)
+    guard journal.recovery.records == count else { throw Wrong(description: "recovery found \(journal.recovery.records) of \(count) events") }
+    say("  open + recovery scan of the full journal: \(fmt(Double(monoNanos() - t0) / 1e9)) s")
+    t0 = monoNanos()
+    var read = 0
+    var alarms = 0
+    var after: Int64 = 0
+    while true {
+        let page = try journal.events(after: after, limit: 100)
+        guard let last = page.last else { break }
+        read += page.count
+        after = last.seq
+    }
+    guard read == count else { throw Wrong(description: "read \(read) of \(count) events") }
+    say("  read all in pages of 100: \(Int(Double(read) / (Double(monoNanos() - t0) / 1e9))) events/s")
+    t0 = monoNanos()
+    guard let summary = try journal.compact(), summary.bytesAfter <= bound / 4 * 3, summary.zonePairs > 0 else {
+        throw Wrong(description: "compaction freed too little or dropped no zone pairs")
+    }
+    say("  compaction \(summary.bytesBefore / 1024) KiB -> \(summary.bytesAfter / 1024) KiB, \(summary.zonePairs) zone pairs dropped: \(fmt(Double(monoNanos() - t0) / 1e9)) s")
+    after = 0
+    while true {
+        let page = try journal.events(after: after, limit: 1000)
+        guard let last = page.last else { break }
+        alarms += page.filter { $0.type == "alarm.created" }.count
+        after = last.seq
+    }
+    guard alarms == count / 50 else { throw Wrong(description: "\(alarms) alarms after compaction, \(count / 50) recorded") }
+    journal.close()
 }
 
 // MARK: latency (in process: the real runtime, simulated board, real journal)
