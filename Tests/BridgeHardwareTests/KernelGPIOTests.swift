@@ -41,18 +41,26 @@ import Testing
         let board = GPIOBoard(profile: GPIOSim.profile())
         defer { board.close() }
         // A sampler reads the line as fast as it can for the whole of the request: a low reading is a click.
-        final class Counts: @unchecked Sendable { let lock = NSLock(); var lows = 0, samples = 0, stop = false }
+        final class Counts: @unchecked Sendable {
+            let lock = NSLock(); var lows = 0, samples = 0, stop = false
+            /// Signalled once `samples` reaches `target` (set when the request is done).
+            var target = Int.max
+            let reached = DispatchSemaphore(value: 0)
+        }
         let counts = Counts()
         let done = DispatchSemaphore(value: 0)
         Thread {
             while !counts.lock.withLock({ counts.stop }) {
                 let low = (try? sim.value("GPIO26")) == 0
-                counts.lock.withLock { counts.samples += 1; if low { counts.lows += 1 } }
+                let reached = counts.lock.withLock { counts.samples += 1; if low { counts.lows += 1 }; return counts.samples == counts.target }
+                if reached { counts.reached.signal() }
             }
             done.signal()
         }.start()
         _ = try board.open(initialOutputs: ["out1": false, "out2": false])
-        Thread.sleep(forTimeInterval: 0.2)
+        // Go on sampling the line after the request, 50 more readings, before stopping.
+        counts.lock.withLock { counts.target = counts.samples + 50 }
+        #expect(counts.reached.wait(timeout: .now() + 10) == .success, "the sampler stopped sampling")
         counts.lock.withLock { counts.stop = true }
         done.wait()
         #expect(counts.lows == 0, "the relay clicked at start-up (\(counts.samples) samples)")
@@ -108,9 +116,9 @@ import Testing
         let link = try #require(board.link("header"))
         // 2,101 changes while nothing reads: more than the kernel queues (16 per line with the v1 API; with v2
         // one queue for the request, 1,024 as the backend asks). The line ends pulled down: the input is active.
-        try link.withReadingPaused {
+        try link.withReadingPaused { edgesQueued in
             for i in 0..<2_101 { try sim.pull("GPIO5", up: i % 2 == 1) }
-            Thread.sleep(forTimeInterval: 0.2)
+            #expect(edgesQueued(5_000), "the kernel queued no edge")
         }
         #expect(try sim.value("GPIO5") == 0)
         #expect(await recorder.wait { _ in
@@ -131,10 +139,10 @@ import Testing
         // in1's one edge is the oldest in the queue; in2 then chatters 2,100 times, more than any kernel queue
         // (v2: one queue of at most 1,024 for the request, which drops its oldest; v1: 16 per line), and ends
         // where it began. The lost edge must still come out as in1's level.
-        try link.withReadingPaused {
+        try link.withReadingPaused { edgesQueued in
             try sim.pull("GPIO5", up: false)
             for i in 0..<2_100 { try sim.pull("GPIO6", up: i % 2 == 1) }
-            Thread.sleep(forTimeInterval: 0.3)
+            #expect(edgesQueued(5_000), "the kernel queued no edge")
         }
         #expect(await recorder.wait { _ in
             recorder.events.last(where: { if case .input("in1", _, _) = $0 { return true }; return false })?.isInput("in1", active: true) == true

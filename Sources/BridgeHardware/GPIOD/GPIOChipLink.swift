@@ -149,10 +149,15 @@ final class GPIOChipLink: @unchecked Sendable {
     }
 
     /// Runs `body` while the thread cannot read edges (it waits for the lock after `poll`), so the kernel's queue
-    /// fills as it would behind a stalled reader. For tests.
-    func withReadingPaused<T>(_ body: () throws -> T) rethrows -> T {
+    /// fills as it would behind a stalled reader. `body` is given a wait for the kernel to have queued an edge
+    /// (the lines' descriptors readable, up to `timeoutMs`). For tests.
+    func withReadingPaused<T>(_ body: (_ edgesQueued: (_ timeoutMs: Int32) -> Bool) throws -> T) rethrows -> T {
         condition.lock(); defer { condition.unlock() }
-        return try body()
+        let fds = request?.eventFDs ?? []
+        return try body { timeoutMs in
+            var polled = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            return !polled.isEmpty && Posix.retrying { poll(&polled, nfds_t(polled.count), timeoutMs) } > 0
+        }
     }
 
     func statistics() -> Statistics {
