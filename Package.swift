@@ -62,10 +62,12 @@ let package = Package(
         // Prints the figures of docs/benchmarks.md (swift run -c release chekt-bridge-bench).
         .executableTarget(name: "chekt-bridge-bench", dependencies: ["BridgeAgent", "BridgeSystem", "BridgeUplink"]),
 
+        // What several test targets share (a test target cannot import another).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "BridgeCoreTests", dependencies: ["BridgeCore"]),
-        .testTarget(name: "BridgeHardwareTests", dependencies: ["BridgeHardware", "BridgeSystem"]),
-        .testTarget(name: "BridgeStoreTests", dependencies: ["BridgeStore"]),
-        .testTarget(name: "BridgeUplinkTests", dependencies: ["BridgeUplink"]),
+        .testTarget(name: "BridgeHardwareTests", dependencies: ["BridgeHardware", "BridgeSystem", "TestSupport"]),
+        .testTarget(name: "BridgeStoreTests", dependencies: ["BridgeStore", "TestSupport"]),
+        .testTarget(name: "BridgeUplinkTests", dependencies: ["BridgeUplink", "TestSupport"]),
         .testTarget(name: "BridgeAgentTests", dependencies: ["BridgeAgent", "BridgeSystem"]),
         .testTarget(name: "BridgeSystemTests", dependencies: ["BridgeSystem"]),
         // The command's pure parts (tables, reports) without a process.

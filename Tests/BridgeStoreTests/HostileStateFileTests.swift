@@ -3,6 +3,7 @@ import BridgeCore
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 // Files of the state folder are input from outside (issue 14): a power cut, a bad SD card or a person can leave
 // anything there. Each test builds a hostile file with the store's own frame format and checks that the store opens,

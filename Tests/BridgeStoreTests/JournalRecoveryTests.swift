@@ -3,6 +3,7 @@ import BridgeCore
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 @Suite struct JournalRecoveryTests {
     /// A journal with `count` relay events, closed; returns them.

@@ -3,6 +3,7 @@ import BridgeCore
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 @Suite struct JournalTests {
     @Test func appendThenReadGivesExactlyTheFieldsRecorded() throws {

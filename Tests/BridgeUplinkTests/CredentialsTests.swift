@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 @testable import BridgeUplink
 
 /// A class suite: each test gets a fresh folder, removed in `deinit` after the test.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import BridgeUplink
 
 /// HTTPS against a python ssl server whose certificate comes from a CA made in the test with `openssl`.

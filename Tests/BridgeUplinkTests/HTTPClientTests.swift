@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 @testable import BridgeUplink
 
 /// HTTPClient against a real HTTP/1.1 server on 127.0.0.1 (Tools/test-support/http_test_server.py).
