@@ -23,6 +23,16 @@ import Testing
 
     // MARK: What only real lines show
 
+    /// The gpio-sim chip with the contacts on `lines` open (pulled up), and a board opened on it, its events recorded.
+    static func opened(pullingUp lines: [String]) throws -> (GPIOSim, GPIOBoard, ModbusBoardTests.Recorder) {
+        let sim = try GPIOSim()
+        for line in lines { try sim.pull(line, up: true) }
+        let board = GPIOBoard(profile: GPIOSim.profile())
+        let recorder = ModbusBoardTests.Recorder(board.events)
+        do { _ = try board.open(initialOutputs: [:]) } catch { board.close(); throw error }
+        return (sim, board, recorder)
+    }
+
     @Test func theChipIsFoundByLabelWhateverNumberTheKernelGaveIt() throws {
         let sim = try GPIOSim()
         let board = GPIOBoard(profile: GPIOSim.profile())
@@ -107,12 +117,8 @@ import Testing
     }
 
     @Test func edgesLostBehindAStalledReaderAreRecoveredByReadingTheLine() async throws {
-        let sim = try GPIOSim()
-        try sim.pull("GPIO5", up: true)
-        let board = GPIOBoard(profile: GPIOSim.profile())
-        let recorder = ModbusBoardTests.Recorder(board.events)
+        let (sim, board, recorder) = try Self.opened(pullingUp: ["GPIO5"])
         defer { board.close() }
-        _ = try board.open(initialOutputs: [:])
         let link = try #require(board.link("header"))
         // 2,101 changes while nothing reads: more than the kernel queues (16 per line with the v1 API; with v2
         // one queue for the request, 1,024 as the backend asks). The line ends pulled down: the input is active.
@@ -122,19 +128,13 @@ import Testing
         }
         #expect(try sim.value("GPIO5") == 0)
         #expect(await recorder.wait { _ in
-            recorder.events.last(where: { if case .input("in1", _, _) = $0 { return true }; return false })?.isInput("in1", active: true) == true
-                && link.statistics().resyncs > 0
+            recorder.lastLevel(of: "in1") == true && link.statistics().resyncs > 0
         } != nil, "the last level reported is the line's: \(recorder.events.suffix(3)), resyncs \(link.statistics().resyncs)")
     }
 
     @Test func aChangeOnAQuietLineIsNotLostWhenAnotherLineFloodsTheQueue() async throws {
-        let sim = try GPIOSim()
-        try sim.pull("GPIO5", up: true)
-        try sim.pull("GPIO6", up: true)
-        let board = GPIOBoard(profile: GPIOSim.profile())
-        let recorder = ModbusBoardTests.Recorder(board.events)
+        let (sim, board, recorder) = try Self.opened(pullingUp: ["GPIO5", "GPIO6"])
         defer { board.close() }
-        _ = try board.open(initialOutputs: [:])
         let link = try #require(board.link("header"))
         // in1's one edge is the oldest in the queue; in2 then chatters 2,100 times, more than any kernel queue
         // (v2: one queue of at most 1,024 for the request, which drops its oldest; v1: 16 per line), and ends
@@ -145,11 +145,11 @@ import Testing
             #expect(edgesQueued(5_000), "the kernel queued no edge")
         }
         #expect(await recorder.wait { _ in
-            recorder.events.last(where: { if case .input("in1", _, _) = $0 { return true }; return false })?.isInput("in1", active: true) == true
+            recorder.lastLevel(of: "in1") == true
         } != nil, "in1's change was lost: \(recorder.events.suffix(4))")
         // Once the queue is drained, in2 is where it began: inactive.
         #expect(await recorder.wait { _ in
-            recorder.events.last(where: { if case .input("in2", _, _) = $0 { return true }; return false })?.isInput("in2", active: false) ?? true
+            (recorder.lastLevel(of: "in2") ?? false) == false
         } != nil, "\(recorder.events.suffix(4))")
         #expect(link.statistics().resyncs > 0)
     }
@@ -209,5 +209,13 @@ import Testing
         #expect(chip.info(offset: 5)?.used == true && chip.info(offset: 5)?.consumer == "chekt-bridge")
         board.close()
         for offset in [5, 6, 20, 26] { #expect(chip.info(offset: offset)?.used == false, "line \(offset) released") }
+    }
+}
+
+extension ModbusBoardTests.Recorder {
+    /// The level of the last input event recorded for `id`; nil before any.
+    func lastLevel(of id: String) -> Bool? {
+        for case .input(id, let active, _) in events.reversed() { return active }
+        return nil
     }
 }
