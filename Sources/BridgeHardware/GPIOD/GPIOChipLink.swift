@@ -290,7 +290,7 @@ final class GPIOChipLink: @unchecked Sendable {
     private func connect() -> Result<[String: Bool], GPIOFailure> {
         disconnect()
         do throws(GPIOFailure) {
-            let chip = try find()
+            let chip = try GPIOChipFinder.chip(for: spec, in: GPIOChipFinder.openAll(devices: devices), devices: devices)
             let resolved = try Self.resolve(lines, on: chip)
             let configs = lines.map { line in
                 chekt_gpio_line_config(offset: UInt32(resolved[line.id]!), output: line.output, active_low: line.activeLow,
@@ -342,24 +342,6 @@ final class GPIOChipLink: @unchecked Sendable {
             resolved[line.id] = offset
         }
         return resolved
-    }
-
-    /// The chip with the first of the profile's labels that any chip has.
-    private func find() throws(GPIOFailure) -> GPIODChip {
-        var opened: [GPIODChip] = []
-        var refused: [GPIOFailure] = []
-        for path in GPIOChipFinder.paths(devices: devices) {
-            do throws(GPIOFailure) { opened.append(try GPIODChip(path: path)) } catch { refused.append(error) }
-        }
-        for label in spec.labels {
-            if let chip = opened.first(where: { $0.label == label }) { return chip }
-        }
-        // A chip we may not open could be the one: say so first, it is the likelier fix.
-        if let denied = refused.first(where: { $0.kind == .permission }) { throw denied }
-        let seen = opened.map { "\($0.path) \(ConfigText.quoted($0.label))" }
-        throw GPIOFailure(.notFound, "no GPIO chip labelled \(spec.labels.map(ConfigText.quoted).joined(separator: " or "))",
-                          fix: seen.isEmpty ? "this machine has no GPIO chips (\(devices)/gpiochip*): is this the board the profile is for?"
-                              : "this machine has \(seen.joined(separator: ", ")): is this the board the profile is for?")
     }
 
     private func disconnect() {

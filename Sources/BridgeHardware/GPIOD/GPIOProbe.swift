@@ -13,23 +13,13 @@ public enum GPIOProbe {
 
     public static func check(_ profile: BoardProfile, devices: String = "/dev") -> [Finding] {
         var findings: [Finding] = []
-        let paths = GPIOChipFinder.paths(devices: devices)
-        var opened: [GPIODChip] = []
-        var refused: [GPIOFailure] = []
-        for path in paths {
-            do throws(GPIOFailure) { opened.append(try GPIODChip(path: path)) } catch { refused.append(error) }
-        }
+        let found = GPIOChipFinder.openAll(devices: devices)
         for spec in profile.gpioChips {
             let name = "gpio chip \(spec.id)"
             let lines = GPIOChipLink.lines(of: spec, in: profile)
-            guard let chip = spec.labels.lazy.compactMap({ label in opened.first { $0.label == label } }).first else {
-                if let denied = refused.first(where: { $0.kind == .permission }) {
-                    findings.append(Finding(level: .fail, what: name, detail: denied.message))
-                } else {
-                    let seen = opened.map { "\($0.path) \(ConfigText.quoted($0.label))" }
-                    findings.append(Finding(level: .fail, what: name, detail: "no chip labelled \(spec.labels.map(ConfigText.quoted).joined(separator: " or ")) "
-                                            + "(this machine has \(seen.isEmpty ? "no GPIO chips" : seen.joined(separator: ", "))): is this the board the profile is for?"))
-                }
+            let chip: GPIODChip
+            do throws(GPIOFailure) { chip = try GPIOChipFinder.chip(for: spec, in: found, devices: devices) } catch {
+                findings.append(Finding(level: .fail, what: name, detail: error.message))
                 continue
             }
             do throws(GPIOFailure) { _ = try GPIOChipLink.resolve(lines, on: chip) } catch where error.kind == .conflict {
