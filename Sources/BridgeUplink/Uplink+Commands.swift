@@ -179,8 +179,9 @@ extension Uplink {
             guard command.params.isEmpty else {
                 return finish(id, .rejected("invalid_params", "state.sync takes no parameters; found " + CommandEnvelope.list(command.params.keys.sorted())))
             }
-            requestState()
-            return finish(id, .succeeded("state sent"))
+            // Answered once the platform has accepted a snapshot taken after this command (Uplink+State.swift).
+            lock.lock(); stateSyncs.append(id); stateRequested = true; lock.broadcast(); lock.unlock()
+            return
         }
         let request: Request
         switch Request.parse(type: type, params: command.params) {

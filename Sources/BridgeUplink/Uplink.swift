@@ -61,6 +61,8 @@ public final class Uplink: @unchecked Sendable {
     var deliveryWake = false
     /// Also set by the first answer after start (a "reconnect"): the start's snapshot then carries a measured clock offset.
     var stateRequested = false
+    /// `state.sync` commands answered once a state snapshot taken after them is accepted by the platform.
+    var stateSyncs: [String] = []
     var connected = false
     var authFailed = false
     var lastError: String?
@@ -129,6 +131,14 @@ public final class Uplink: @unchecked Sendable {
     /// Stops issuing requests; transfers in flight are abandoned with the process.
     public func stop() {
         lock.lock(); stopping = true; lock.broadcast(); lock.unlock()
+        answerUnsentStateSyncs()
+    }
+
+    /// Answers the `state.sync` commands still waiting for a snapshot to be accepted: at stop, while the results
+    /// outbox still records (close() waits for it), not left for the next start to find interrupted.
+    func answerUnsentStateSyncs() {
+        lock.lock(); let unsent = stateSyncs; stateSyncs = []; lock.unlock()
+        for id in unsent { finish(id, .failed("busy", "the agent stopped before its state was sent; send state.sync again")) }
     }
 
     /// Closes the results outbox (after `stop`, at exit).

@@ -34,8 +34,8 @@ extension CLI {
             var st = stat()
             if stat(dir, &st) != 0 {
                 report("FAIL", "state folder", "\(dir): \(Posix.describe(errno)); create it: install -d -o chekt-bridge -m 0750 \(dir)")
-            } else if access(dir, W_OK) != 0 {
-                report("FAIL", "state folder", "\(dir) is not writable by uid \(getuid())")
+            } else if let problem = stateFolderProblem(dir, st) {
+                report("FAIL", "state folder", problem)
             } else {
                 var fs = statvfs()
                 statvfs(dir, &fs)
@@ -177,6 +177,28 @@ extension CLI {
         let text = issues.prefix(shown).map(\.description).joined(separator: "; ")
         guard issues.count > shown else { return text }
         return text + "; and \(issues.count - shown) more (chekt-bridge config validate \(path) lists them all)"
+    }
+
+    /// Why the agent could not write its state folder, or nil when it can. The agent runs as `chekt-bridge`
+    /// (the unit's `User=`), a technician runs doctor as themself: run as root or as the folder's owner, the
+    /// check is the kernel's own (`access`); run as anyone else, the folder must belong to the agent's user and be
+    /// writable by its owner, which is what a `0750 chekt-bridge:chekt-bridge` folder is, readable by the group's
+    /// technicians but not writable by them.
+    static func stateFolderProblem(_ dir: String, _ st: stat) -> String? {
+        guard (st.st_mode & S_IFMT) == S_IFDIR else { return "\(dir) is not a folder; remove it, or pass another state_dir" }
+        let me = getuid()
+        if me == 0 || st.st_uid == me {
+            return access(dir, W_OK) == 0 ? nil : "\(dir) is not writable by uid \(me)\(me == 0 ? " (a read-only filesystem?)" : "")"
+        }
+        let agentUser = "chekt-bridge"
+        guard let agent = getpwnam(agentUser) else {
+            return "\(dir) is not writable by uid \(me), and there is no user \(agentUser) to run the agent: run doctor as the user the agent runs as"
+        }
+        let mode = String(st.st_mode & 0o7777, radix: 8)
+        guard st.st_uid == agent.pointee.pw_uid, st.st_mode & S_IWUSR != 0 else {
+            return "\(dir) (owner uid \(st.st_uid), mode \(mode)) is not writable by the agent's user \(agentUser); fix: chown -R \(agentUser):\(agentUser) \(dir) && chmod 0750 \(dir)"
+        }
+        return nil
     }
 }
 

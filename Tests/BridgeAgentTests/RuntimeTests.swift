@@ -230,6 +230,8 @@ import Testing
         try h.board.setDevice("io", online: false)
         let off = h.ask(.request(.relayDeactivate(relay: "strike")))
         #expect(off["result"]?["status"] == "failed" && off["result"]?["code"] == "hardware_error", "\(off)")
+        // protocol.md: `state` is the target's state after the command, a failed one too: off, as recorded.
+        #expect(off["result"]?["state"]?["id"] == "strike" && off["result"]?["state"]?["on"] == false, "\(off)")
         #expect(try h.journal.events(after: 0, limit: 100).last?.type == "relay.deactivated")
         #expect(h.board.outputLevel("io.out1") == true, "the write cannot have reached a silent device")
         #expect(h.ask(.status)["status"]?["relays"]?.arrayValue?.first?["applied"] == false)
@@ -256,6 +258,7 @@ import Testing
         let on = h.run(.relayActivate(relay: "strike", durationMs: nil), origin: origin)
         #expect(on.status == .failed && on.code == "hardware_error", "\(on)")
         #expect(on.message?.contains("released again") == true, "\(on)")
+        #expect(on.state?["id"] == "strike" && on.state?["on"] == false, "the state must be the relay's after the release: \(on)")
         let events = try h.journal.events(after: before, limit: 100)
         #expect(events.map(\.type) == ["relay.activated", "relay.deactivated"], "\(events)")
         #expect(events.last?.data["reason"] == .string(origin.source == .command ? "command" : "technician"))

@@ -162,10 +162,8 @@ extension PlatformLink {
             try site.agent.ok("relay", "on", "siren")
             let sync = try run(site, "state.sync")
             #expect(sync.result["status"] == "succeeded", "\(sync.result)\n\(site.diagnostics)")
-            let after = try site.waitFor("a new PUT /state showing the siren on") { () throws -> JSON? in
-                let s = try site.platform.state()
-                return (s["count"]?.int ?? 0) > count ? s : nil
-            }
+            // "succeeded" means the state was sent: the platform has the new PUT before it has the result.
+            let after = try site.platform.state()
             #expect(after["count"]?.int == count + 1, "\(after["count"] ?? .null) PUTs, \(count) before the state.sync")
             let state = try #require(after["state"])
             #expect(state["relays"]?.array?.first { $0["id"] == "siren" }?["on"] == true, "\(state)")
@@ -174,6 +172,26 @@ extension PlatformLink {
             #expect(state["outbox"]?["pending"]?.int != nil, "\(state)")
             #expect(state["clock_offset_ms"]?.int != nil, "\(state)")
             #expect(try site.caused(by: sync.id).isEmpty)
+        }
+
+        /// "succeeded" for a state.sync means the platform has the state: while PUT /state fails, the command waits
+        /// (its result is not sent), and it is answered once a PUT after it is accepted.
+        @Test func stateSyncIsAnsweredOnlyOnceItsStateIsAccepted() throws {
+            let site = try PlatformSite(heartbeatS: 3600)
+            defer { site.close() }
+            try site.start()
+            try site.waitFor("the start-up PUT /state") { try site.platform.state()["count"]?.int ?? 0 >= 1 ? true : nil }
+            try site.agent.barrier(ms: 200)
+            try site.platform.fault(["kind": "status", "status": 503, "retry_after_s": 1, "for_s": 3, "path": "state"])
+            let before = try site.platform.state()["count"]?.int ?? 0
+            let id = try site.platform.issue("state.sync", [:], expiresInS: nil, scopes: nil)
+            let result = try site.waitResult(id, timeout: 20)
+            let after = try site.platform.state()["count"]?.int ?? 0
+            #expect(result["status"] == "succeeded", "\(result)\n\(site.diagnostics)")
+            #expect(after == before + 1, "the result came before its PUT /state was accepted (\(before) then \(after) PUTs)")
+            // The state.sync's own PUT met the fault: it was refused and retried, and the command waited for it.
+            let refused = try site.platform.requests().filter { $0["method"] == "PUT" && $0["status"] == 503 }
+            #expect(!refused.isEmpty, "no PUT /state met the fault: the test proves nothing\n\(site.platform.requestTail)")
         }
 
         @Test func refusedCommandsAreAnsweredAndNeverExecuted() throws {

@@ -7,25 +7,34 @@ import Testing
 /// anything under Sources/ makes `everyLoggedErrorAndWarningIsInTheGuide` fail until the guide says what the
 /// message means and what to do, so a technician never meets a message the guide does not have.
 ///
-/// What is checked of each call is its message's fixed text: the first string literal of the call (the first of
-/// a `"..." + "..."` concatenation), unescaped, up to its first `\(` interpolation, trimmed. Skipped, because
-/// such text says nothing a reader could look up:
-/// - a fixed text shorter than 12 characters, or with no letter or digit;
-/// - a call whose first argument is not a string literal (a variable or an expression).
+/// What is checked of each call is every fixed piece of its message: each string literal of the call's argument
+/// (all of a `"..." + "..."` concatenation), unescaped, cut at its `\(...)` interpolations, each piece trimmed of
+/// spaces and punctuation at its ends; a piece with fewer than 4 letters (`": "`, `"#"`) says nothing a reader
+/// could look up and is skipped. The guide writes the interpolated parts as `<placeholders>`, so the pieces are
+/// looked up one by one.
 ///
-/// Skipped as of this writing (the guide covers each all the same, by the text around the interpolations):
-/// - too short or empty: `relay \(id): its output could not be switched on...` (Runtime.swift),
-///   `output \(output): ...` (Runtime.swift, twice in ModbusBus.swift), `\(args.configPath): \(e)`
-///   (Launcher.swift), `journal: \(problem)` (Launcher.swift), `gpio chip \(spec.id): ...` (twice,
-///   GPIOChipLink.swift), `bus \(spec.id): ...` (ModbusBus.swift), `\(error): starting without a command cursor`,
-///   `upstream: \(message)`, `upstream: \(what) answered 401: ...` (Uplink.swift),
-///   `upstream: \(poll.unreadable) command(s) ...`, `upstream: \(n) more command id(s) ...` (Uplink+Commands.swift);
-/// - not a literal: `Log.error(message)` (the state folder's `cannot open the state folder ...`) and
-///   `Log.error(error.description)` (the control socket's start errors) in Launcher.swift, `Log.warning(note)` (the
-///   RS-485 mode note) in ModbusBus.swift, `Log.warning(problem)` (ledger and dead-letter findings) in Uplink.swift
-///   and Uplink+Commands.swift.
+/// A call whose message is not written at the call (`Log.warning(problem)`) must be listed in `producedElsewhere`
+/// with where its words are written; those places (`problems.append(...)` of the state folder's readers, the
+/// control socket's `StartError(description: ...)`) are checked the same way.
 @Suite struct TroubleshootingGuideTests {
-    static let minimumFixedLength = 12
+    static let minimumLetters = 4
+
+    /// The calls whose message is made elsewhere, by file and argument, with the places that make it.
+    static let producedElsewhere: [String: String] = [
+        "Sources/BridgeAgent/Runtime/Launcher.swift: error.description":
+            "the control socket's StartError(description:) in ControlServer.swift",
+        "Sources/BridgeUplink/Uplink.swift: problem":
+            "problems.append( of the command ledger and dead letters (Sources/BridgeStore)",
+        "Sources/BridgeUplink/Uplink+Commands.swift: problem": "problems.append( of the command ledger's compaction",
+    ]
+
+    /// Where the messages of `producedElsewhere` are written: the files under a folder, and the call that writes one.
+    static let producers: [(folder: String, opening: String)] = [
+        ("Sources/BridgeAgent/Control", "StartError(description:"),
+        ("Sources/BridgeStore", "problems.append("),
+        ("Sources/BridgeStore", "notes.append("),
+        ("Sources/BridgeStore", "lines.append("),
+    ]
 
     @Test func everyLoggedErrorAndWarningIsInTheGuide() throws {
         let guidePath = Repo.root + "/docs/troubleshooting.md"
@@ -35,22 +44,45 @@ import Testing
 
         var checked = 0
         var missing: [String] = []
+        var unlisted: [String] = []
+        var listedSeen: Set<String> = []
+        func check(_ call: LogCallScanner.Call, in relative: String) {
+            for piece in call.pieces where Self.isCheckable(piece) {
+                checked += 1
+                if !guide.contains(Self.normalised(piece)) {
+                    missing.append("\(relative):\(call.line): \(call.level): \(piece)")
+                }
+            }
+        }
         for path in sources {
             let text = try String(contentsOfFile: path, encoding: .utf8)
             let relative = String(path.dropFirst(Repo.root.count + 1))
             for call in LogCallScanner.calls(in: text) {
-                guard let fixed = call.fixedText, Self.isCheckable(fixed) else { continue }
-                checked += 1
-                if !guide.contains(Self.normalised(fixed)) {
-                    missing.append("\(relative):\(call.line): Log.\(call.level): \(fixed)")
+                if call.fixedText == nil {
+                    let key = "\(relative): \(call.argument)"
+                    if Self.producedElsewhere[key] == nil { unlisted.append("\(relative):\(call.line): Log.\(call.level)(\(call.argument))") }
+                    listedSeen.insert(key)
+                }
+                check(call, in: relative)
+            }
+            for producer in Self.producers where relative.hasPrefix(producer.folder + "/") {
+                for call in LogCallScanner.calls(in: text, openings: [(producer.opening, producer.opening)]) {
+                    check(call, in: relative)
                 }
             }
         }
-        // Sources/ has dozens of such calls: none found means the scanner, not the sources, is broken.
-        try #require(checked >= 10, "only \(checked) Log.error/Log.warning messages found under Sources/")
+        // Sources/ has dozens of such messages: few found means the scanner, not the sources, is broken.
+        try #require(checked >= 60, "only \(checked) fixed pieces of logged messages found under Sources/")
+        #expect(unlisted.isEmpty, """
+            these calls log a message made elsewhere: write the message at the call, or add the call to \
+            producedElsewhere with the places that make its words:
+            \(unlisted.joined(separator: "\n"))
+            """)
+        let stale = Set(Self.producedElsewhere.keys).subtracting(listedSeen)
+        #expect(stale.isEmpty, "producedElsewhere lists calls that no longer exist: \(stale.sorted())")
         #expect(missing.isEmpty, """
-            docs/troubleshooting.md does not have \(missing.count) of the \(checked) logged messages. \
-            Add each (its fixed text, what it means, what to do) to the guide:
+            docs/troubleshooting.md does not have \(missing.count) of the \(checked) fixed pieces of logged messages. \
+            Add each message (its words, what it means, what to do) to the guide:
             \(missing.joined(separator: "\n"))
             """)
     }
@@ -91,15 +123,31 @@ import Testing
             "a raw literal with a \"quote\"",
             "a multi-line literal",
         ])
-        #expect(calls.compactMap(\.fixedText).filter(Self.isCheckable) == [
-            "cannot open the thing:", "on the next line, with \"quotes\", a \\ and a tab",
-            "first literal of a concatenation,", "a raw literal with a \"quote\"", "a multi-line literal",
+        #expect(calls.map(\.pieces) == [
+            ["cannot open the thing"],
+            ["on the next line, with \"quotes\", a \\ and a tab", "ignored after"],
+            ["first literal of a concatenation", "a", "b", "second literal"],
+            [],
+            ["short"],
+            ["nothing fixed"],
+            ["a raw literal with a \"quote", "ignored"],
+            ["a multi-line literal"],
         ])
+        #expect(calls[3].argument == "message")
+        #expect(calls.flatMap(\.pieces).filter(Self.isCheckable) == [
+            "cannot open the thing", "on the next line, with \"quotes\", a \\ and a tab", "ignored after",
+            "first literal of a concatenation", "second literal", "short", "nothing fixed",
+            "a raw literal with a \"quote", "ignored", "a multi-line literal",
+        ])
+        // Another opening, with a labelled argument: the places that make a message logged elsewhere.
+        let thrown = LogCallScanner.calls(in: #"throw StartError(description: "\(path) is taken; stop it")"#,
+                                          openings: [("start", "StartError(description:")])
+        #expect(thrown.map(\.pieces) == [["is taken; stop it"]])
     }
 
-    /// At least `minimumFixedLength` characters, and a letter or digit among them.
-    static func isCheckable(_ fixed: String) -> Bool {
-        fixed.count >= minimumFixedLength && fixed.contains { $0.isLetter || $0.isNumber }
+    /// At least `minimumLetters` letters.
+    static func isCheckable(_ piece: String) -> Bool {
+        piece.filter(\.isLetter).count >= minimumLetters
     }
 
     /// Runs of white space as one space: the guide may wrap a message where the source does not.
@@ -123,16 +171,25 @@ import Testing
 /// string ("https://...") misleads it.
 enum LogCallScanner {
     struct Call: Equatable {
-        /// The line of `Log`, counting from 1.
+        /// The line of the call, counting from 1.
         var line: Int
-        /// `error` or `warning`.
+        /// `error` or `warning` (or the name a caller gave its opening).
         var level: String
         /// The first string literal of the call's argument, unescaped, up to its first interpolation, trimmed;
         /// nil when the argument does not start with a string literal.
         var fixedText: String?
+        /// Every string literal of the argument (outside interpolations), cut at its interpolations, each piece
+        /// unescaped and trimmed of white space and punctuation at its ends; empty pieces left out.
+        var pieces: [String]
+        /// The argument's source text up to its first space, comma or parenthesis: `message`, `error.description`.
+        var argument: String
     }
 
-    static func calls(in source: String) -> [Call] {
+    static let logOpenings = [("error", "Log.error("), ("warning", "Log.warning(")]
+
+    /// The calls that start with one of `openings` (its name, and its text up to and with the argument's
+    /// opening: `Log.error(`, `StartError(description:`).
+    static func calls(in source: String, openings: [(String, String)] = logOpenings) -> [Call] {
         let b = Array(source.utf8)
         var calls: [Call] = []
         var i = 0
@@ -143,18 +200,45 @@ enum LogCallScanner {
                 i = skipBlockComment(b, i)
             } else if isStringStart(b, i) {
                 i = readString(b, i).end
-            } else if let (level, afterParen) = logCall(b, i) {
+            } else if let (level, afterOpening) = opening(b, i, openings) {
                 let line = b[..<i].reduce(1) { $1 == newline ? $0 + 1 : $0 }
-                let first = skipTrivia(b, afterParen)
-                let fixed = isStringStart(b, first) ? readString(b, first).fixed : nil
+                let first = skipTrivia(b, afterOpening)
+                let fixed = isStringStart(b, first) ? readString(b, first).pieces.first : nil
+                var end = first
+                while end < b.count, !" ,()\n".utf8.contains(b[end]) { end += 1 }
                 calls.append(Call(line: line, level: level,
-                                  fixedText: fixed?.trimmingCharacters(in: .whitespacesAndNewlines)))
-                i = afterParen  // the argument is lexed as usual from here
+                                  fixedText: fixed?.trimmingCharacters(in: .whitespacesAndNewlines),
+                                  pieces: argumentPieces(b, afterOpening),
+                                  argument: String(decoding: b[first..<end], as: UTF8.self)))
+                i = afterOpening  // the argument is lexed as usual from here
             } else {
                 i += 1
             }
         }
         return calls
+    }
+
+    /// The literal pieces of the argument list that starts at `start` (after its opening parenthesis), to its
+    /// closing parenthesis.
+    private static func argumentPieces(_ b: [UInt8], _ start: Int) -> [String] {
+        var pieces: [String] = []
+        var depth = 1
+        var i = start
+        let ends = CharacterSet.whitespacesAndNewlines.union(.punctuationCharacters)
+        while i < b.count && depth > 0 {
+            if starts(b, i, "//") { while i < b.count && b[i] != newline { i += 1 }; continue }
+            if starts(b, i, "/*") { i = skipBlockComment(b, i); continue }
+            if isStringStart(b, i) {
+                let string = readString(b, i)
+                pieces += string.pieces.map { $0.trimmingCharacters(in: ends) }.filter { !$0.isEmpty }
+                i = string.end
+                continue
+            }
+            if b[i] == UInt8(ascii: "(") { depth += 1 }
+            if b[i] == UInt8(ascii: ")") { depth -= 1 }
+            i += 1
+        }
+        return pieces
     }
 
     private static let newline = UInt8(ascii: "\n")
@@ -171,14 +255,10 @@ enum LogCallScanner {
         (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 95 || c >= 0x80
     }
 
-    /// `Log.error(` or `Log.warning(` at `i` (spaces allowed before the parenthesis): the level and the index after it.
-    private static func logCall(_ b: [UInt8], _ i: Int) -> (String, Int)? {
+    /// One of `openings` at `i`, not inside a longer identifier: its name and the index after it.
+    private static func opening(_ b: [UInt8], _ i: Int, _ openings: [(String, String)]) -> (String, Int)? {
         guard i == 0 || !isIdentifierByte(b[i - 1]) else { return nil }
-        for level in ["error", "warning"] where starts(b, i, "Log." + level) {
-            var j = i + 4 + level.utf8.count
-            while j < b.count && (b[j] == 32 || b[j] == 9) { j += 1 }
-            if j < b.count && b[j] == UInt8(ascii: "(") { return (level, j + 1) }
-        }
+        for (name, text) in openings where starts(b, i, text) { return (name, i + text.utf8.count) }
         return nil
     }
 
@@ -212,9 +292,8 @@ enum LogCallScanner {
         return i
     }
 
-    /// Reads the string literal at `start`: the index after it, and its text up to the first interpolation,
-    /// unescaped.
-    private static func readString(_ b: [UInt8], _ start: Int) -> (end: Int, fixed: String) {
+    /// Reads the string literal at `start`: the index after it, and its text cut at its interpolations, unescaped.
+    private static func readString(_ b: [UInt8], _ start: Int) -> (end: Int, pieces: [String]) {
         var i = start
         var pounds = 0
         while i < b.count && b[i] == pound { pounds += 1; i += 1 }
@@ -225,16 +304,16 @@ enum LogCallScanner {
             while i < b.count && b[i] != newline { i += 1 }
             i += 1
         }
-        var fixed: [UInt8] = []
-        var collecting = true
-        func text() -> String { String(decoding: fixed, as: UTF8.self) }
+        var pieces: [String] = []
+        var piece: [UInt8] = []
+        func text() -> [String] { pieces + [String(decoding: piece, as: UTF8.self)] }
         while i < b.count {
             if multiLine ? starts(b, i, "\"\"\"") : b[i] == quote {
                 var k = i + (multiLine ? 3 : 1)
                 var p = 0
                 while p < pounds && k < b.count && b[k] == pound { p += 1; k += 1 }
                 if p == pounds { return (k, text()) }
-                if collecting { fixed.append(b[i]) }  // a quote inside a raw string
+                piece.append(b[i])  // a quote inside a raw string
                 i += 1
                 continue
             }
@@ -244,18 +323,19 @@ enum LogCallScanner {
                 while p < pounds && k < b.count && b[k] == pound { p += 1; k += 1 }
                 if p == pounds && k < b.count {
                     if b[k] == UInt8(ascii: "(") {
-                        collecting = false
+                        pieces.append(String(decoding: piece, as: UTF8.self))
+                        piece = []
                         i = skipInterpolation(b, k)
                         continue
                     }
                     let (bytes, next) = unescape(b, k)
-                    if collecting { fixed += bytes }
+                    piece += bytes
                     i = next
                     continue
                 }
             }
             if !multiLine && b[i] == newline { return (i, text()) }  // unterminated: stop at the line's end
-            if collecting { fixed.append(b[i]) }
+            piece.append(b[i])
             i += 1
         }
         return (i, text())

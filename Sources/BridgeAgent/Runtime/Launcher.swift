@@ -77,11 +77,9 @@ public enum Launcher {
         do {
             journal = try Journal(directory: stateDir + "/journal", maxBytes: site.config.outbox.maxMB * 1_048_576)
         } catch {
-            var message = "cannot open the state folder \(stateDir): \(error)"
-            if [.permissionDenied, .notFound, .notADirectory].contains(error.code) {
-                message += "\nfix: create it writable by the agent's user (install -d -o chekt-bridge -m 0750 \(stateDir)) or pass --state-dir DIR"
-            }
-            Log.error(message)
+            let fixable: Set<StoreError.Code> = [.permissionDenied, .notFound, .notADirectory]
+            Log.error("cannot open the state folder \(stateDir): \(error)" + (!fixable.contains(error.code) ? "" :
+                "\nfix: create it writable by the agent's user (install -d -o chekt-bridge -m 0750 \(stateDir)) or pass --state-dir DIR"))
             return 2
         }
         for problem in journal.recovery.problems { Log.warning("journal: \(problem)") }

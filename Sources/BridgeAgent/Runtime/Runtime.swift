@@ -362,9 +362,17 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
         for (ticket, result) in ready {
             var result = result
             if let hardwareFailure, result.status == .succeeded {
-                result = .failed("hardware_error", hardwareFailure + (withdrawn.isEmpty
+                var failed = RequestResult.failed("hardware_error", hardwareFailure + (withdrawn.isEmpty
                     ? "; the output is set as recorded when its device answers again"
                     : "; the relay was released again: it does not switch on when the device answers"))
+                // protocol.md: `state` holds the target's state after the command, a failed one too. A relay's is
+                // read again, for the release above changed it.
+                if let relay = result.state?["id"]?.stringValue, result.state?["output"] != nil {
+                    failed.state = engine.relayEntry(relay)
+                } else {
+                    failed.state = result.state
+                }
+                result = failed
             }
             pending.removeValue(forKey: ticket)?(result)
         }

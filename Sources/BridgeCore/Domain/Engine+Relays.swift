@@ -145,7 +145,8 @@ extension Engine {
         RequestResult(status: status, code: code, message: message, state: relayEntry(id))
     }
 
-    func relayEntry(_ id: String) -> JSONValue {
+    /// The relay's entry of the state report (`.null` for no such relay).
+    public func relayEntry(_ id: String) -> JSONValue {
         guard let cfg = catalog.relays[id] else { return .null }
         let state = relays[id] ?? RelayRuntime()
         var entry: JSONObject = ["id": .string(id), "on": .bool(state.on), "output": .string(cfg.output)]

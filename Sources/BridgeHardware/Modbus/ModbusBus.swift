@@ -164,7 +164,11 @@ final class ModbusBus: @unchecked Sendable {
                 if let connection { c = connection } else { c = try ModbusConnection(bus: spec) }
                 connection = c
                 let mode = try c.open()
-                if let note = mode.note, !warnedMode { Log.warning(note); warnedMode = true }  // once, not at every reopen
+                if let why = mode.noRS485, !warnedMode {  // once, not at every reopen
+                    Log.warning("bus \(spec.id): the serial port has no kernel RS-485 mode (\(why)); "
+                                + "fine for an adapter that switches direction by itself, which USB RS-485 adapters do")
+                    warnedMode = true
+                }
                 if linkFailure != nil { Log.info("bus \(spec.id): open again") }
                 linkFailure = nil
                 backoffMs = 500

@@ -53,16 +53,15 @@ final class ModbusConnection {
     }
 
     /// Opens the serial device or connects to the gateway. On a serial line, asks for RS-485 mode; a tty that
-    /// does not have it (a PTY, a USB adapter that switches direction itself) is not an error: `rs485` says so.
-    func open() throws(ModbusFailure) -> (rs485: Bool, note: String?) {
+    /// does not have it (a PTY, a USB adapter that switches direction itself) is not an error: `noRS485` is why
+    /// the kernel refused it, for a warning.
+    func open() throws(ModbusFailure) -> (rs485: Bool, noRS485: String?) {
         if isOpen { return (true, nil) }
         guard modbus_connect(context) == 0 else { throw ModbusFailure(errno: errno, operation: "open bus \(bus.id)") }
         isOpen = true
         guard case .rtu = bus.transport else { return (false, nil) }
         if modbus_rtu_set_serial_mode(context, MODBUS_RTU_RS485) == 0 { return (true, nil) }
-        let e = errno
-        return (false, "bus \(bus.id): the serial port has no kernel RS-485 mode (\(ModbusLibrary.describe(errno: e))); "
-                + "fine for an adapter that switches direction by itself, which USB RS-485 adapters do")
+        return (false, ModbusLibrary.describe(errno: errno))
     }
 
     /// Closes the line or connection (to be opened again).
