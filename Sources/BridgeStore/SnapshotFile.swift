@@ -19,6 +19,13 @@ public struct SnapshotFile: Sendable {
         try AtomicFile.write(Frame.encode(kind: .snapshot, seq: 1, payload: payload), to: path)
     }
 
+    /// Moves a snapshot that reads but cannot be used (a format version this agent does not know: written by a
+    /// newer agent before a downgrade) out of the way as `load` does a damaged one, so the next `save` does not
+    /// destroy it. Returns where it went.
+    public func setAside() throws(StoreError) -> String {
+        try AtomicFile.setAside(path)
+    }
+
     /// nil when absent; a snapshot that fails its checksum, or cannot be read → throws a `.corrupt` StoreError saying so.
     ///
     /// The bad file is renamed to `<name>.corrupt-<epoch ms>` first (named in the error), so

@@ -77,6 +77,39 @@ import Testing
         #expect(try agent.status().entry("relays", "hold")?["on"] == false)
     }
 
+    /// A snapshot the agent cannot use because its format version is another agent's (a downgrade after an
+    /// upgrade) is moved aside, unchanged, not overwritten by the next save; the agent starts as on a first start.
+    @Test func aSnapshotOfAnotherFormatVersionIsKeptAsideNotOverwritten() throws {
+        let sandbox = try Sandbox()
+        let agent = try Agent(sandbox, config: Fixture.config(board: try Repo.board(), stateDir: sandbox.stateDir,
+                                                             partitions: [Fixture.partition(exitDelayS: 0, entryDelayS: 10)]))
+        defer { agent.stop() }
+        try FileManager.default.createDirectory(atPath: sandbox.stateDir, withIntermediateDirectories: true)
+        // docs/storage.md: one `S` record (seq 1) holding the snapshot document; version 2 is none this agent knows.
+        let payload = Array(#"{"engine":{"partitions":{"main":{"state":"armed_away"}}},"saved_at":"2026-12-01T00:00:00.000Z","version":2}"#.utf8)
+        let written = StorageFrame.encode(kind: "S", seq: 1, payload: payload)
+        let path = sandbox.stateDir + "/state.snapshot"
+        try Data(written).write(to: URL(fileURLWithPath: path))
+
+        let status = try agent.start()
+        #expect(status.entry("partitions", "main")?["state"] == "disarmed", "\(status)")
+        let line = agent.log.split(separator: "\n").first { $0.contains("state snapshot unusable") }.map(String.init) ?? ""
+        #expect(line.contains("snapshot format version 2 is not the supported version 1"), "\(agent.logTail)")
+        #expect(line.contains("relays at their power_on level"), "\(line)")
+        let aside = try FileManager.default.contentsOfDirectory(atPath: sandbox.stateDir).filter { $0.hasPrefix("state.snapshot.corrupt-") }
+        #expect(aside.count == 1, "\(aside)")
+        #expect(line.contains(sandbox.stateDir + "/" + (aside.first ?? "?")), "the log does not name where it went: \(line)")
+        let kept = aside.first.flatMap { FileManager.default.contents(atPath: sandbox.stateDir + "/" + $0) }
+        #expect(kept.map { Array($0) } == written, "the set-aside copy is not the snapshot as it was")
+
+        // The agent's own next save goes to state.snapshot; the copy stays as it was.
+        try agent.ok("relay", "on", "door_strike")
+        _ = try agent.waitForEvent("relay.activated")
+        #expect(agent.stop()?.result.status == 0)
+        #expect(kept.map { Array($0) } == written)
+        #expect(FileManager.default.contents(atPath: path).map { Array($0) } != written, "the agent never saved its own snapshot")
+    }
+
     @Test func sigtermReleasesEveryRelayThatWasOnAndExitsZero() throws {
         let sandbox = try Sandbox()
         let light: [String: Any] = ["id": "light", "output": "out3", "mode": "latch"]
@@ -182,5 +215,27 @@ import Testing
             if data.range(of: Data(id.utf8)) != nil { return path }
         }
         throw E2EFailure("no file in \(sandbox.journalDir) holds event \(id) (files: \(seen))")
+    }
+}
+
+/// The record framing of docs/storage.md, written here from the document (not the agent's code): magic `FF 43 42`,
+/// kind, u32 length, i64 seq (little-endian), CRC-32C of bytes 3...15 followed by the payload, then the payload.
+enum StorageFrame {
+    static func encode(kind: Character, seq: Int64, payload: [UInt8]) -> [UInt8] {
+        var header: [UInt8] = [0xFF, 0x43, 0x42, kind.asciiValue!]
+        header += withUnsafeBytes(of: UInt32(payload.count).littleEndian, Array.init)
+        header += withUnsafeBytes(of: seq.littleEndian, Array.init)
+        let crc = crc32c(Array(header[3...]) + payload)
+        return header + withUnsafeBytes(of: crc.littleEndian, Array.init) + payload
+    }
+
+    /// CRC-32C (Castagnoli), reflected polynomial 0x82F63B78, bit by bit.
+    static func crc32c(_ bytes: [UInt8]) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = (crc & 1) != 0 ? (crc >> 1) ^ 0x82F6_3B78 : crc >> 1 }
+        }
+        return ~crc
     }
 }

@@ -99,9 +99,16 @@ public enum Launcher {
         let snapshot = SnapshotFile(path: stateDir + "/state.snapshot")
         var restored: PersistedState?
         do {
-            if let bytes = try snapshot.load() { restored = try SnapshotDocument.decode(bytes) }
+            if let bytes = try snapshot.load() {
+                do { restored = try SnapshotDocument.decode(bytes) } catch {
+                    // Kept, not overwritten by the next save: a newer agent's snapshot survives a downgrade.
+                    let aside = try snapshot.setAside()
+                    throw StoreError(code: .corrupt, path: snapshot.path, operation: "load snapshot",
+                                     message: "\(error); it was moved to \(aside) and is not used")
+                }
+            }
         } catch {
-            Log.error("state snapshot unusable, starting without it (relays off, partitions disarmed): \(error)")
+            Log.error("state snapshot unusable, starting as on a first start (partitions disarmed, no bypasses, relays at their power_on level): \(error)")
         }
 
         let clock = ContinuousClock()

@@ -16,12 +16,14 @@ struct SnapshotDocument: Codable {
         return Array(try encoder.encode(SnapshotDocument(version: currentVersion, savedAt: Timestamp.rfc3339(savedAt), engine: state)))
     }
 
+    /// The version is read first, alone: another version's `engine` may have any shape, and the error must say
+    /// which version it is, not which key it lacks.
     static func decode(_ bytes: [UInt8]) throws -> PersistedState {
-        let doc = try JSONDecoder().decode(SnapshotDocument.self, from: Data(bytes))
-        guard doc.version == currentVersion else {
-            throw SnapshotVersionError(found: doc.version)
-        }
-        return doc.engine
+        struct Version: Decodable { var version: Int }
+        let data = Data(bytes)
+        let found = try JSONDecoder().decode(Version.self, from: data).version
+        guard found == currentVersion else { throw SnapshotVersionError(found: found) }
+        return try JSONDecoder().decode(SnapshotDocument.self, from: data).engine
     }
 }
 
