@@ -101,6 +101,35 @@ import Testing
         #expect(h.stop() == 0)
     }
 
+    /// `inputs --watch` redraws on the change feed: an input no zone uses records no event when its debounce ends,
+    /// so the settling itself must move the feed, or the watcher keeps showing the level from before.
+    @Test func anUnzonedInputSettlingMovesTheChangeFeed() async throws {
+        var board = Self.board
+        board.inputs.append(.init(id: "in2", source: .gpio(.init(chip: "header", line: .name("GPIO6"))), debounceMs: 50))
+        var site = Self.site()
+        site.board = board
+        let h = try Harness(site: site)
+        _ = try h.events(atLeast: 2)
+        func level(_ key: String = "active") -> JSONValue? {
+            h.ask(.inputs)["inputs"]?.arrayValue?.first { $0["id"] == "in2" }?[key]
+        }
+        let started = h.runtime.feed.current
+        await h.advance(ms: 60)  // the start's settling
+        _ = h.runtime.feed.wait(after: started, timeoutMs: 2000)
+        #expect(level() == false)
+        #expect(h.ask(.simInput("in2", active: true))["ok"] == true)
+        // The loop has the raw change (and has moved the feed for it) once `inputs` shows it.
+        for _ in 0..<100 where level("raw") != true { _ = h.runtime.feed.wait(after: h.runtime.feed.current, timeoutMs: 20) }
+        #expect(level("raw") == true)
+        let raw = h.runtime.feed.current
+        #expect(level() == false, "settled before its debounce")
+        await h.advance(ms: 60)
+        let moved = h.runtime.feed.wait(after: raw, timeoutMs: 2000)
+        #expect(moved != raw, "the feed did not move when in2 settled: a watcher would show its old level")
+        #expect(level() == true)
+        #expect(h.stop() == 0)
+    }
+
     @Test func theLoopItselfPingsTheWatchdogEveryIntervalEvenWhenNothingHappens() async throws {
         final class Pings: @unchecked Sendable {
             let lock = Condition()

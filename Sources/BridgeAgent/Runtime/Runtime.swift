@@ -209,7 +209,11 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
             carryOut(engine.deviceTransaction(id, outcome: outcome, now: t), now: t)
             if outcome == .ok, !unapplied.isEmpty { reapplyOutputs(of: id) }
         case .tick:
+            // A debounce that ends moves the feed (`inputs --watch`) even when no event records it: an input that no
+            // zone uses settles silently.
+            let inputsBefore = engine.inputReport(now: t)
             carryOut(engine.advance(to: t), now: t)
+            if engine.inputReport(now: t) != inputsBefore { feed.bump() }
         case .signal(let number):
             Log.info("signal \(number): releasing every relay to its safe state and stopping")
             carryOut(engine.advance(to: t) + engine.shutdown(now: t), now: t, force: true)
