@@ -227,6 +227,12 @@ public final class Journal: Sendable {
         if let failure {
             s.pointee.needsTruncate = true
             s.pointee.failures[generation] = (failure, callers)
+            // The failed batch's seqs are given again when nothing was numbered after them (one appender, as the
+            // agent has: the runtime loop, the results thread), so a full disk leaves no gap. No one saw them: the
+            // durable end did not move, so no reader (delivery) read them, and the retry's bytes replace them.
+            if let firstFailed = frames.first?.seq, s.pointee.nextSeq == frames[frames.count - 1].seq + 1 {
+                s.pointee.nextSeq = firstFailed
+            }
         } else {
             let nothingPending = s.pointee.index.records == s.pointee.deliveredCount
             s.pointee.needsTruncate = false
