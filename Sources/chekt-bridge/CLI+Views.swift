@@ -34,6 +34,15 @@ extension CLI {
             }
             parts.append("clock offset: \(s["clock_offset_ms"]?.cell ?? "0") ms (the platform's clock minus ours)")
         }
+        if let storage = s["storage"], storage["ok"]?.boolValue == false {
+            // The state folder refuses writes: events wait in memory, answers wait for them (docs/troubleshooting.md).
+            if let problem = storage["journal_problem"]?.stringValue {
+                parts.append(Output.red("storage: events cannot be recorded since \(storage["journal_problem_since"]?.cell ?? "?") (\(storage["unrecorded_events"]?.cell ?? "?") waiting in memory): \(problem)"))
+            }
+            if let problem = storage["snapshot_problem"]?.stringValue {
+                parts.append(Output.red("storage: the state snapshot cannot be saved since \(storage["snapshot_problem_since"]?.cell ?? "?"): \(problem)"))
+            }
+        }
         parts.append("outbox: \(outbox?["pending"]?.cell ?? "0") pending (oldest \(outbox?["oldest_age_s"]?.cell ?? "0") s), \(outbox?["dead_lettered"]?.cell ?? "0") dead-lettered, \(outbox?["dropped"]?.cell ?? "0") dropped, last seq \(outbox?["last_seq"]?.cell ?? "0")")
 
         let partitions = s["partitions"]?.arrayValue ?? []

@@ -72,6 +72,13 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     public var watchdog: (intervalMs: Int64, ping: @Sendable () -> Void)?
     private var lastWatchdogPing: Millis = .min
     private var unrecorded: [EventDraft] = []
+    /// Why the state folder refuses writes now (a full disk, a read-only filesystem), and since when: the journal's
+    /// append and the snapshot's save, each cleared by its next success. Shown in `status` (`storage`).
+    private var journalTrouble: (problem: String, since: Millis)?
+    private var snapshotTrouble: (problem: String, since: Millis)?
+    /// When a write that failed is tried again by the timer (`scheduleTimer`), fixed when it is set: a second after
+    /// the failure, not a second after the latest message.
+    private var storageRetryAt: Millis?
     private var heldCompletions: [(Ticket, RequestResult)] = []
     private var snapshotDirty = false
     private var stopping = false
@@ -209,6 +216,7 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
             carryOut(engine.deviceTransaction(id, outcome: outcome, now: t), now: t)
             if outcome == .ok, !unapplied.isEmpty { reapplyOutputs(of: id) }
         case .tick:
+            if let retry = storageRetryAt, retry <= t { storageRetryAt = nil }  // this step retries; the next failure sets the next
             // A debounce that ends moves the feed (`inputs --watch`) even when no event records it: an input that no
             // zone uses settles silently.
             let inputsBefore = engine.inputReport(now: t)
@@ -341,20 +349,28 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
             do {
                 let events = try journal.append(unrecorded)
                 unrecorded.removeAll()
+                if let trouble = journalTrouble {
+                    Log.info("the journal takes writes again: \(events.count) event(s) recorded, kept in memory since \(Timestamp.rfc3339(trouble.since))")
+                    journalTrouble = nil
+                }
                 for event in events { Log.info(EventLine.format(event)) }
                 feed.bump()
                 uplink?.eventsRecorded()
             } catch {
                 // Kept in memory and retried with the next step: an event is never dropped for a full disk.
                 Log.error("cannot record \(unrecorded.count) event(s), will retry: \(error)")
+                journalTrouble = (error.description, journalTrouble?.since ?? t)
             }
         }
         if snapshotDirty {
             do {
                 try snapshot.save(SnapshotDocument.encode(engine.persistedState, savedAt: t))
                 snapshotDirty = false
+                if snapshotTrouble != nil { Log.info("the state snapshot is saved again") }
+                snapshotTrouble = nil
             } catch {
                 Log.error("cannot save the state snapshot, will retry: \(error)")
+                snapshotTrouble = ("\(error)", snapshotTrouble?.since ?? t)
             }
         }
         // A request is answered only once the events it caused are durable: while an append is failing,
@@ -396,7 +412,16 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     }
 
     private func scheduleTimer() {
-        var wanted = unrecorded.isEmpty && !snapshotDirty ? engine.nextDeadline : now() + 1000
+        // The engine's next deadline always counts (a pulse's end, max_on, a delay), also while a write waits to be
+        // retried: a retry set at "a second from now" at every message would be put off for ever by a busy loop
+        // (status polled, an input chattering), and the deadlines with it.
+        var wanted = engine.nextDeadline
+        if !unrecorded.isEmpty || snapshotDirty {
+            if storageRetryAt == nil { storageRetryAt = now() + 1000 }
+            wanted = min(wanted ?? .max, storageRetryAt!)
+        } else {
+            storageRetryAt = nil
+        }
         if let watchdog, lastWatchdogPing != .min {
             wanted = min(wanted ?? .max, lastWatchdogPing + watchdog.intervalMs)
         }
@@ -448,6 +473,17 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
             "last_seq": .int(journal.lastSeq),
         ]
         report["upstream"] = .object(uplink?.report() ?? ["mode": "local", "connected": false])
+        var storage: JSONObject = ["ok": .bool(journalTrouble == nil && snapshotTrouble == nil)]
+        if let trouble = journalTrouble {
+            storage["journal_problem"] = .string(trouble.problem)
+            storage["journal_problem_since"] = .string(Timestamp.rfc3339(trouble.since))
+            storage["unrecorded_events"] = .int(Int64(unrecorded.count))
+        }
+        if let trouble = snapshotTrouble {
+            storage["snapshot_problem"] = .string(trouble.problem)
+            storage["snapshot_problem_since"] = .string(Timestamp.rfc3339(trouble.since))
+        }
+        report["storage"] = .object(storage)
         report["bridge"] = [
             "id": .string(site.config.bridge.id), "board": .string(site.board.name),
             "config": .string(options.configPath), "state_dir": .string(options.stateDir),
@@ -477,7 +513,7 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     /// protocol.md's state snapshot (`PUT /state`): the status report without its local-only parts.
     func stateSnapshot(now t: Millis) -> JSONObject {
         var report = statusReport(now: t)
-        for localOnly in ["inputs", "bridge", "upstream"] { report.removeValue(forKey: localOnly) }
+        for localOnly in ["inputs", "bridge", "upstream", "storage"] { report.removeValue(forKey: localOnly) }
         return report
     }
 
