@@ -194,6 +194,40 @@ import Testing
         #expect(aside.count == 1 && !file.hasSuffix("/" + aside[0]), "the damaged bytes should be kept aside in one file of their own: \(files), holding them: \(aside)")
     }
 
+    /// A flipped byte in the middle of the journal (a failing card): that one record is reported and skipped,
+    /// every record before and after it is kept, and the agent runs on with the next seq.
+    @Test func aRecordDamagedInTheMiddleIsReportedAndOnlyItIsLost() throws {
+        let sandbox = try Sandbox()
+        let agent = try Agent(sandbox, config: Fixture.config(board: try Repo.board(), stateDir: sandbox.stateDir))
+        defer { agent.stop() }
+        try agent.start()
+        var last = try agent.lastSeq
+        for i in 0..<6 {
+            try agent.ok("sim", "input", "in1", i % 2 == 0 ? "active" : "inactive")
+            last = try agent.waitForEvent(i % 2 == 0 ? "zone.faulted" : "zone.restored", after: last).seq
+        }
+        let before = try agent.events()
+        #expect(agent.stop()?.result.status == 0)
+
+        // The record of the middle event: found by its id in the file, one byte of its payload flipped.
+        let victim = before[before.count / 2]
+        let file = try journalFile(holding: victim.id, in: sandbox)
+        var bytes = try #require(FileManager.default.contents(atPath: file))
+        let at = try #require(bytes.range(of: Data(victim.id.utf8))?.lowerBound)
+        bytes[at + 4] ^= 0x20
+        try bytes.write(to: URL(fileURLWithPath: file))
+
+        try agent.start()
+        #expect(agent.log.contains("damaged bytes at offset") && agent.log.contains("skipped; the records after them were read"), agent.note)
+        let after = try agent.events()
+        let kept = before.filter { $0.id != victim.id }
+        #expect(Array(after.prefix(kept.count)) == kept, "only the damaged record may be missing\nbefore:\n\(before.listing)\nafter:\n\(after.listing)")
+        #expect(!after.contains { $0.seq == victim.seq }, "\(after.listing)")
+        let restart = try #require(after.of("bridge.started", after: before.last!.seq).first, "\(after.listing)")
+        #expect(restart.seq == before.last!.seq + 1, "\(after.listing)")
+        expectIncreasing(after, agent)
+    }
+
     /// Seqs strictly increasing (never reused), ids unique.
     func expectIncreasing(_ events: [RecordedEvent], _ agent: Agent, sourceLocation: SourceLocation = #_sourceLocation) {
         let seqs = events.map(\.seq)
