@@ -6,8 +6,8 @@ import Testing
 /// the agent keeps driving relays and supervising, says what is wrong in `status` and the log, loses nothing it
 /// had acknowledged, leaves no gap in `seq`, and recovers by itself.
 ///
-/// The filesystem is a real tmpfs with a size limit, mounted in a private mount namespace of a user namespace
-/// (no root needed), which the agent and the test reach through `/proc/<pid>/root` of the process holding it.
+/// The filesystem is a real tmpfs with a size limit, mounted in a private mount namespace (of a user namespace:
+/// no root needed), which the agent and the test reach through `/proc/<pid>/root` of the process holding it.
 @Suite(.serialized) struct DiskTroubleTests {
     @Test func aFullDiskLosesNothingKeepsRelaysSafeAndRecoversByItself() throws {
         let fs = try SmallFilesystem(sizeKB: 4096)
@@ -134,9 +134,9 @@ import Testing
     }
 }
 
-/// A tmpfs of `sizeKB` that only this test sees: `unshare --user --map-root-user --mount` mounts it in a private
-/// mount namespace, and a shell there waits for commands (`inside`). Everything outside reaches it as `path`,
-/// `/proc/<pid>/root<mountPoint>`: the agent's state folder, the filler file.
+/// A tmpfs of `sizeKB` that only this test sees: `unshare --user --map-root-user --mount` (`--mount` alone as
+/// root) mounts it in a private mount namespace, and a shell there waits for commands (`inside`). Everything
+/// outside reaches it as `path`, `/proc/<pid>/root<mountPoint>`: the agent's state folder, the filler file.
 final class SmallFilesystem {
     let process = Process()
     let mountPoint: String
@@ -152,7 +152,9 @@ final class SmallFilesystem {
         mountPoint = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
         process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
         let script = #"mount -t tmpfs -o size="$2" tmpfs "$1" || exit 1; echo ready; while read -r cmd; do sh -c "$cmd" 1>&2; echo "done $?"; done"#
-        process.arguments = ["--user", "--map-root-user", "--mount", "sh", "-c", script, "sh", mountPoint, "\(sizeKB)k"]
+        // Root needs no user namespace (and cannot make one in a chroot, where Tools/trixie/check runs the suite).
+        let namespaces = getuid() == 0 ? ["--mount"] : ["--user", "--map-root-user", "--mount"]
+        process.arguments = namespaces + ["sh", "-c", script, "sh", mountPoint, "\(sizeKB)k"]
         process.standardInput = commands
         process.standardOutput = replies
         process.standardError = errors
