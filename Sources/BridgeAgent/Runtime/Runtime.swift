@@ -357,8 +357,11 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
                 feed.bump()
                 uplink?.eventsRecorded()
             } catch {
-                // Kept in memory and retried with the next step: an event is never dropped for a full disk.
-                Log.error("cannot record \(unrecorded.count) event(s), will retry: \(error)")
+                // Kept in memory and retried with the next step: an event is never dropped for a full disk. Logged
+                // when the trouble starts or changes, not at every retry (a chattering input would flood the log).
+                if journalTrouble?.problem != error.description {
+                    Log.error("cannot record \(unrecorded.count) event(s), will retry: \(error)")
+                }
                 journalTrouble = (error.description, journalTrouble?.since ?? t)
             }
         }
@@ -369,7 +372,7 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
                 if snapshotTrouble != nil { Log.info("the state snapshot is saved again") }
                 snapshotTrouble = nil
             } catch {
-                Log.error("cannot save the state snapshot, will retry: \(error)")
+                if snapshotTrouble?.problem != "\(error)" { Log.error("cannot save the state snapshot, will retry: \(error)") }
                 snapshotTrouble = ("\(error)", snapshotTrouble?.since ?? t)
             }
         }
