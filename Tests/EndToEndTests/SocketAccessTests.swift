@@ -38,7 +38,9 @@ import Testing
         }
 
         let doctor = try Tool.run(["doctor", "--config", agent.config, "--socket", sandbox.socket], cwd: "/", wrapper: wrapper)
-        let line = doctor.stdout.split(separator: "\n").first { $0.contains(" agent: ") }.map(String.init) ?? ""
+        // The line of the check named "agent" (its name starts at column 6, after the padded level): the state folder's
+        // line may say "the agent: " too.
+        let line = doctor.stdout.split(separator: "\n").first { $0.dropFirst(6).hasPrefix("agent: ") }.map(String.init) ?? ""
         #expect(line.hasPrefix("FAIL") && line.contains("permission denied on \(sandbox.socket)"), "\(doctor)")
         #expect(line.contains("an agent is likely running") && line.contains("sudo"), "\(doctor)")
         #expect(!doctor.stdout.contains("none answering"), "\(doctor)")
