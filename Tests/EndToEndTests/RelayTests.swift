@@ -10,19 +10,22 @@ import Testing
         try agent.start()
         let start = try agent.lastSeq
 
-        try agent.ok("relay", "pulse", "door_strike", "--ms", "400")
+        // Long enough for `status`, the next tool run, to land within it: a tool run takes 0.3 s and more under a
+        // sanitizer on a loaded 2-core machine (Tools/sanitize/run), and 400 ms was missed there.
+        let pulseMs: Int64 = 2000
+        try agent.ok("relay", "pulse", "door_strike", "--ms", String(pulseMs))
         let status = try agent.status()
         let on = try agent.waitForEvent("relay.activated", after: start)
-        #expect(on.data == ["relay": "door_strike", "mode": "pulse", "duration_ms": 400, "source": "technician"], agent.note)
+        #expect(on.data == ["relay": "door_strike", "mode": "pulse", "duration_ms": .int(pulseMs), "source": "technician"], agent.note)
         let relay = try #require(status.entry("relays", "door_strike"))
         #expect(relay["on"] == true, "door_strike is not shown on during its pulse: \(relay)")
         let until = relay["until"]?.string.flatMap(WallClock.parse)
-        #expect(until == on.at + 400, "until \(String(describing: relay["until"])) is not activation + 400 ms (\(on.occurredAt))")
+        #expect(until == on.at + pulseMs, "until \(String(describing: relay["until"])) is not activation + \(pulseMs) ms (\(on.occurredAt))")
 
         let off = try agent.waitForEvent("relay.deactivated", after: on.seq)
         #expect(off.data == ["relay": "door_strike", "reason": "pulse_elapsed"], agent.note)
         let lasted = off.at - on.at
-        #expect(abs(lasted - 400) <= 150, "the 400 ms pulse lasted \(lasted) ms")
+        #expect(abs(lasted - pulseMs) <= 150, "the \(pulseMs) ms pulse lasted \(lasted) ms")
         #expect(try agent.status().entry("relays", "door_strike")?["on"] == false)
         #expect(try agent.events().actions(after: start).types == ["relay.activated", "relay.deactivated"], agent.note)
     }

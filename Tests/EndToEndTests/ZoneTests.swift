@@ -56,11 +56,12 @@ import Testing
         #expect(try agent.events().actions(after: start).types == ["zone.faulted", "zone.restored"], agent.note)
     }
 
-    /// The shipped board debounces for 50 ms; a copy with 400 ms on in1 leaves room for two tool runs
-    /// ("active", then "inactive" at once) to land inside the debounce period, whatever the machine's load.
+    /// The shipped board debounces for 50 ms; a copy with 1500 ms on in1 leaves room for two tool runs
+    /// ("active", then "inactive" at once) to land inside the debounce period, whatever the machine's load
+    /// (400 ms did not under ThreadSanitizer on a loaded 2-core machine: the two took 700 ms; Tools/sanitize/run).
     @Test func aPulseShorterThanTheDebounceRecordsNothing() throws {
         let sandbox = try Sandbox()
-        let debounceMs = 400
+        let debounceMs = 1500
         let board = try boardCopy(in: sandbox, in1DebounceMs: debounceMs)
         let agent = try Agent(sandbox, config: Fixture.config(board: board, stateDir: sandbox.stateDir))
         defer { agent.stop() }
