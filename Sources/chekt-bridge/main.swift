@@ -8,6 +8,10 @@ import Glibc
 // before any thread exists (setenv is not thread-safe), and never over a value the operator chose.
 setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 0)
 
+// Large blocks are mapped and unmapped, never kept at the top of a thread's arena (Heap.fixMmapThreshold: a
+// crowd of control clients sending over-long lines otherwise left 20-28 MB behind). Before any thread exists.
+Heap.fixMmapThreshold()
+
 // Everything is in CLI; end with its code. The main thread waits for it: an async top-level main would park
 // the main thread with dispatch_main(), which ends it with pthread_exit, a forced unwind that reads the binary's
 // whole unwind tables (0.4 MB resident for nothing).
