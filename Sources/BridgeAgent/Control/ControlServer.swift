@@ -198,12 +198,27 @@ public final class ControlServer: @unchecked Sendable {
         }
     }
 
+    /// The shortest time between two tables of `inputs --watch`.
+    static let watchIntervalMs: Int32 = 100
+
+    /// `{"op":"inputs","watch":true}`: a table now, then one after each change, at most one every `watchIntervalMs`:
+    /// a change that comes sooner after a table is shown, with any that follow it, in the next one. A first change
+    /// after a quiet spell is shown at once. Without the bound an input chattering at 1 kHz made about 1,600 tables a
+    /// second, each a request to the runtime loop (docs/reliability.md, "Floods and starvation").
     private func watchInputs(_ client: Int32, uid: UInt32?) {
         var seen = target.feed.current
         while true {
             guard send(client, ask(.inputs, uid: uid)) else { return }
+            let sentAt = Posix.monotonicMillis()
             seen = waitForChange(client, seen: seen)
             if seen == .max { return }
+            let wait = Int64(Self.watchIntervalMs) - (Posix.monotonicMillis() - sentAt)
+            if wait > 0 {
+                // Changes in the meantime go into the next table; a client that hangs up meanwhile is let go.
+                var p = pollfd(fd: client, events: Int16(pollRDHUP), revents: 0)
+                if poll(&p, 1, Int32(wait)) > 0 && (p.revents & Int16(POLLHUP | pollRDHUP | POLLERR)) != 0 { return }
+                seen = target.feed.current
+            }
         }
     }
 
