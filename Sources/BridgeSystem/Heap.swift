@@ -1,4 +1,5 @@
 import CGlibcExtras
+import Synchronization
 
 /// Gives memory that the heap holds free back to the system.
 ///
@@ -31,10 +32,15 @@ public enum Heap {
         _ = mallopt(M_MMAP_THRESHOLD, Int32(ownMappingFrom))
     }
 
-    /// Releases the heap's free pages when more than `keep` bytes are free. True when it did.
+    /// Releases the heap's free pages when more than `keep` bytes are free. True when it did. One thread at a time:
+    /// `malloc_trim` walks every arena, so a thread that finds another trimming returns at once (false).
     @discardableResult
     public static func trim() -> Bool {
+        guard trimming.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return false }
+        defer { trimming.store(false, ordering: .releasing) }
         guard freeBytes > keep else { return false }
         return malloc_trim(0) == 1
     }
+
+    private static let trimming = Atomic<Bool>(false)
 }

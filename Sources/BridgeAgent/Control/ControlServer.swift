@@ -112,7 +112,11 @@ public final class ControlServer: @unchecked Sendable {
             }
             let rc = Posix.startThread(name: "control-client", stackBytes: Self.clientStackBytes) { [self] in
                 serve(client)
+                // The slot is free once the client is answered and closed; the heap is trimmed after (an `events`
+                // query may have read thousands of events). Counted with the trim, a tool run in a loop was refused
+                // busy with 6 clients at a time: threads still trimming after their client had gone held the slots.
                 clientFinished()
+                Heap.trim()
             }
             if rc != 0 {
                 clientFinished()
@@ -133,10 +137,7 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     private func serve(_ client: Int32) {
-        defer {
-            close(client)
-            Heap.trim()  // an `events` query may have read thousands of events
-        }
+        defer { close(client) }
         var reader = LineReader(fd: client)
         guard let line = reader.next() else { return }
         let uid = UnixSocket.peerUID(client)
