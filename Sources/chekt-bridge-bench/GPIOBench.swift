@@ -11,14 +11,7 @@ import Glibc
 /// journal: the kernel's edge, the libgpiod backend's thread, the runtime loop, the debounce and the group commit.
 /// Emulated (qemu TCG), so a figure, not a target.
 func benchGPIOLatency(samples: Int) async throws {
-    guard let configfs = getenv("CHEKT_GPIO_SIM_CONFIGFS").map({ String(cString: $0) }) else {
-        throw BenchFailure("gpio: needs the kernel's gpio-sim; run it in the VM: Tools/gpio-vm/run -- .build/release/chekt-bridge-bench gpio")
-    }
-    func read(_ path: String) -> String { String(readProc(path).prefix { $0 != "\n" }) }
-    var bank = ""
-    for b in ["bank0", "bank1", "bank2"] where read(configfs + "/\(b)/label") == "pinctrl-bcm2711" { bank = b }
-    let folder = "/sys/devices/platform/\(read(configfs + "/dev_name"))/\(read(configfs + "/\(bank)/chip_name"))"
-    let pull = folder + "/sim_gpio5/pull"
+    let pull = try gpioSimLine(5) + "/pull"
     guard access(pull, W_OK) == 0 else { throw BenchFailure("gpio: \(pull) is not writable") }
 
     let site = try ConfigLoader.loadSite(path: demoConfig)
@@ -45,6 +38,18 @@ func benchGPIOLatency(samples: Int) async throws {
         + "(\(samples) samples, debounce \(Int(debounce)) ms, libgpiod \(GPIODLibrary.version), emulated)")
     say("  p50 \(fmt(percentile(latencies, 50))) ms, p99 \(fmt(percentile(latencies, 99))) ms, max \(fmt(latencies.last ?? 0)) ms; "
         + "p99 beyond debounce: \(fmt(percentile(latencies, 99) - debounce)) ms")
+}
+
+/// The sysfs folder of line `offset` of the gpio-sim chip labelled like a Pi 4's (Tools/gpio-vm/run): its `pull`
+/// makes edges.
+func gpioSimLine(_ offset: Int) throws -> String {
+    guard let configfs = getenv("CHEKT_GPIO_SIM_CONFIGFS").map({ String(cString: $0) }) else {
+        throw BenchFailure("gpio: needs the kernel's gpio-sim; run it in the VM: Tools/gpio-vm/run -- .build/release/chekt-bridge-bench gpio")
+    }
+    func read(_ path: String) -> String { String(readProc(path).prefix { $0 != "\n" }) }
+    var bank = ""
+    for b in ["bank0", "bank1", "bank2"] where read(configfs + "/\(b)/label") == "pinctrl-bcm2711" { bank = b }
+    return "/sys/devices/platform/\(read(configfs + "/dev_name"))/\(read(configfs + "/\(bank)/chip_name"))/sim_gpio\(offset)"
 }
 
 struct BenchFailure: Error, CustomStringConvertible {

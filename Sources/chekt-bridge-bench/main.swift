@@ -1,5 +1,8 @@
 // chekt-bridge-bench: prints the figures of docs/benchmarks.md. Build in release mode:
 //   swift run -c release chekt-bridge-bench [journal|latency|coldstart|idle|drain|command|idle-platform|idle-platform-tls|growth|modbus|gpio|all]
+//   swift run -c release chekt-bridge-bench flood[-chatter|-commands|-clients|-backlog] [--quick]   (Tools/faults/flood)
+//   Tools/gpio-vm/run -- .build/release/chekt-bridge-bench flood-chatter --gpio [--quick]   (the chatter on gpio-sim)
+//   swift run -c release chekt-bridge-bench debounce-held-loop   (a defect's reproduction: exits 1 while it stands)
 import BridgeSystem
 import BridgeAgent
 import BridgeCore
@@ -357,7 +360,8 @@ func benchIdle(seconds: Int, link: IdleLink = .none) {
     say("  of the RSS, private (anonymous): \(fmt(Double(anonymous) / 1024, 1)) MB; the rest is pages of the binary and libraries")
 }
 
-let what = CommandLine.arguments.dropFirst().first ?? "all"
+let what = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("--") } ?? "all"
+let quick = CommandLine.arguments.contains("--quick")
 say("chekt-bridge-bench \(AgentVersion.string) on \(readProc("/proc/cpuinfo").split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last.map { $0.trimmingPrefix(" ") } ?? "?"), \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) cores")
 do {
     if what == "journal" || what == "all" { try benchJournal() }
@@ -371,6 +375,21 @@ do {
     if what == "growth" || what == "all" { try benchGrowth(commands: 2000, inputChanges: 1000) }
     if what == "modbus" || what == "all" { try benchModbus() }
     if what == "gpio" { try await benchGPIOLatency(samples: 200) }  // not in "all": it needs the gpio-sim VM
+    // The floods of docs/reliability.md: not in "all" either. Each checks what it floods and fails on a violation.
+    var violations: [String] = []
+    if what == "flood" || what == "flood-chatter" {
+        violations += try benchFloodChatter(quick: quick, gpio: CommandLine.arguments.contains("--gpio"))  // --gpio: in the gpio-sim VM
+    }
+    if what == "flood" || what == "flood-commands" { violations += try benchFloodCommands(quick: quick) }
+    if what == "flood" || what == "flood-clients" { violations += try benchFloodClients(quick: quick) }
+    if what == "flood" || what == "flood-backlog" { violations += try benchFloodBacklog(quick: quick) }
+    // A reproduction of a defect (docs/reliability.md): exits 1 while it stands.
+    if what == "debounce-held-loop" { violations += try benchHeldLoopPulse(trials: 5) }
+    if !violations.isEmpty {
+        say("\(what): \(violations.count) violation(s):")
+        for violation in violations { say("  " + violation) }
+        exit(1)
+    }
 } catch {
     say("bench failed: \(error)")
     exit(1)
