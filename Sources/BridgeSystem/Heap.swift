@@ -28,8 +28,11 @@ public enum Heap {
     /// arenas, round after round; with the threshold fixed, 2-3 MB (docs/reliability.md, "Floods and
     /// starvation"). A fixed threshold also keeps the trim threshold at its 128 KiB default. Cost: a mapping per
     /// large block; no change in the 100,000-event drain was measurable.
-    public static func fixMmapThreshold() {
-        _ = mallopt(M_MMAP_THRESHOLD, Int32(ownMappingFrom))
+    /// True when glibc took it. Its effect on the agent is checked by `chekt-bridge-bench flood-clients` (memory
+    /// back within 8 MiB of the start after 40 long lines), which fails without it.
+    @discardableResult
+    public static func fixMmapThreshold() -> Bool {
+        mallopt(M_MMAP_THRESHOLD, Int32(ownMappingFrom)) == 1
     }
 
     /// Releases the heap's free pages when more than `keep` bytes are free. True when it did. One thread at a time:
