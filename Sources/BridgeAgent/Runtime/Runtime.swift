@@ -55,6 +55,8 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
     let clock: C
     /// Where the loop, its timer and the hardware pump run: a dedicated thread, never the concurrency pool.
     let executor: ThreadExecutor
+    /// Forwards the board's events into `messages` (`loop`), on a thread the loop's work never holds.
+    private let pumpExecutor = ThreadExecutor(name: "runtime-board")
     let messages: AsyncStream<RuntimeMessage>
     let continuation: AsyncStream<RuntimeMessage>.Continuation
 
@@ -178,7 +180,11 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
         unrecorded.append(EventDraft(type: EventType.bridgeStarted.rawValue, occurredAt: t0, data: started))
         carryOut(startEffects, now: t0, force: true)
 
-        let hardwarePump = Task(executorPreference: executor) { [board, continuation] in
+        // The board's events join the loop's messages from a thread of their own, at once, not from the loop's
+        // thread: forwarded from there, an edge that came while the loop was busy (an SD card's slow fdatasync)
+        // would queue behind a request posted later, whose handling runs the engine to its own time and would end
+        // the debounce of the edge before, so a pulse shorter than the debounce would reach its zone.
+        let hardwarePump = Task(executorPreference: pumpExecutor) { [board, continuation] in
             for await event in board.events { continuation.yield(.hardware(event)) }
         }
         pingWatchdogIfDue()
