@@ -108,7 +108,6 @@ func benchFloodCommands(quick: Bool) throws -> [String] {
     let v = Violations()
     let count = quick ? 200 : 1000
     say("flood-commands: \(count) platform commands issued in one burst while the long-poll is open")
-    Log.enabled = false
     let dir = tempDir("flood-commands")
     let (platform, port) = startPlatform(dir: dir)
     defer { stop(platform) }
@@ -315,7 +314,6 @@ func benchFloodBacklog(quick: Bool) throws -> [String] {
     let boundMB = quick ? 1 : 8
     let alarmEvery = 100  // one panic alarm per 100 zone changes
     say("flood-backlog: a platform outage (503 on every POST /events) while \(target) events are recorded, alarms among them, outbox.max_mb \(boundMB)")
-    Log.enabled = false
     let dir = tempDir("flood-backlog")
     let (platform, port) = startPlatform(dir: dir)
     defer { stop(platform) }

@@ -188,7 +188,6 @@ func sixteenDevices(binary: String, pollMs: Int, timeoutMs: Int, deadUnit16: Boo
 }
 
 func benchModbus(seconds: Double = 2, rounds: Int = 5) throws {
-    Log.enabled = false
     let dir = tempDir("modbus")
     let binary = buildModbusBench(dir: dir)
     defer { unlink(binary); rmdir(dir) }

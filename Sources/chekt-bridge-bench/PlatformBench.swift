@@ -54,7 +54,6 @@ func admin(_ client: HTTPClient, port: Int, _ method: String, _ path: String, _ 
 
 /// A 100,000-event backlog recorded while the platform was unknown, then drained.
 func benchDrain(events count: Int) throws {
-    Log.enabled = false
     let dir = tempDir("drain")
     // The backlog: recorded straight into the agent's journal, as an outage would leave it.
     do {
