@@ -49,6 +49,32 @@ extension PlatformLink {
             try site.expectNoSecretsLeaked()
         }
 
+        /// Results go first (an app waits for them), but a burst of them must not hold events back: with each
+        /// result POST taking 300 ms, a zone event recorded behind 20 queued results reaches the platform after at
+        /// most a few of them (docs/protocol.md, "Delivery order"), not after all 20.
+        @Test func aBurstOfCommandResultsDoesNotHoldAnEventBack() throws {
+            let site = try PlatformSite()
+            defer { site.close() }
+            try site.start()
+            _ = try site.waitDelivered()
+            try site.platform.fault(["kind": "delay", "ms": 300, "for_s": 120, "path": "result"])
+            // 20 commands refused at once (no such zone): 20 results, no event.
+            let ids = try site.platform.issueAll((0..<20).map { i in
+                ["type": "zone.bypass", "params": ["zone": "no_such_zone_\(i)"]] as [String: Any]
+            })
+            try site.waitFor("the 20 commands to be answered in the ledger") { () throws -> Bool? in
+                try ids.allSatisfy { try !site.resultRecords($0).isEmpty } ? true : nil
+            }
+            let event = try site.toggle("in1", "active", expect: "zone.faulted")
+            try site.waitFor("the zone event at the platform", timeout: 20) { () throws -> Bool? in
+                try site.platform.events().contains { $0["id"] == .string(event.id) } ? true : nil
+            }
+            let delivered = try site.platform.results().filter { ids.contains($0.key) }.count
+            #expect(delivered < 15, "\(delivered) of 20 results went before the event: results held it back\n\(site.diagnostics)")
+            // And every result still arrives, once.
+            for id in ids { #expect(try site.waitResult(id, timeout: 20)["received_count"] == 1) }
+        }
+
         @Test func anOutageOf503WithRetryAfterLosesNothingAndKeepsOrder() throws {
             let site = try PlatformSite()
             defer { site.close() }
