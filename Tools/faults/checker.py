@@ -439,6 +439,7 @@ CREATE TABLE IF NOT EXISTS cuts(cut INTEGER PRIMARY KEY, phases TEXT, verdict TE
 CREATE TABLE IF NOT EXISTS violations(n INTEGER PRIMARY KEY AUTOINCREMENT, cut INTEGER, kind TEXT, message TEXT);
 CREATE TABLE IF NOT EXISTS notes(n INTEGER PRIMARY KEY AUTOINCREMENT, cut INTEGER, kind TEXT, message TEXT);
 CREATE TABLE IF NOT EXISTS reported(key TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS overrides(seq INTEGER, kind TEXT, entity TEXT, value TEXT);
 """
 
 
@@ -898,6 +899,22 @@ class Checker:
             self.mem.set_meta("fold_cache", {"seq": at, "holes": holes, "state": st})
 
         saved = cache["seq"] if cache else 0
+        # Where a restart was found to diverge from the events, the state the agent came back with is taken from then on
+        # (applied after the event at that seq, its bridge.started), so one divergence is not counted again and again.
+        overrides = {}
+        for oseq, kind, entity, value in self.mem.db.execute("SELECT seq, kind, entity, value FROM overrides WHERE seq>? AND seq<=?",
+                                                              (last, upto)):
+            overrides.setdefault(oseq, []).append((kind, entity, json.loads(value)))
+
+        def override(at):
+            for kind, entity, value in overrides.get(at, []):
+                if kind == "partition":
+                    pstate[entity] = value
+                elif kind == "bypass":
+                    (bypass.add if value else bypass.discard)(entity)
+                elif kind == "relay":
+                    relay_on[entity] = value
+
         for seq, typ, data in self.mem.db.execute(
                 "SELECT seq, type, data FROM events WHERE seq>? AND seq<=? AND dead=0 ORDER BY seq", (last, upto)):
             if seq == last:
@@ -938,6 +955,7 @@ class Checker:
                     zone_faulted[d["zone"]] = True
                 elif typ == "zone.restored":
                     zone_faulted[d["zone"]] = False
+            override(seq)
             if seq == final_upto and final_upto > saved:
                 save(final_upto)
                 saved = final_upto
@@ -1012,6 +1030,7 @@ class Checker:
                 self.violation("partition_state", "cut %d: partition %s was %s by the recorded events (last #%d, through seq %d), came "
                                "back %s with no event saying so (the snapshot at the cut said %s)" % (self.cut, p, want, last, K, got, sp),
                                key="div:p:%s:%d" % (p, last))
+                self.override(start_seq, "partition", p, got)
             self.restart_summary.append("%s=%s" % (p, got))
         # Bypasses kept.
         rb = set(restored.get("bypassed") or [])
@@ -1023,6 +1042,7 @@ class Checker:
                            % (self.cut, z, "bypassed" if z in before["bypassed"] else "not bypassed", last, K,
                               "bypassed" if z in rb else "not bypassed", "bypassed" if sb else "not bypassed"),
                            key="div:z:%s:%d" % (z, last))
+            self.override(start_seq, "bypass", z, z in rb)
         self.restart_summary.append("bypassed=%s" % ",".join(sorted(rb)))
         # Relays: latched ones kept (subject to power_on); a deadline that passed while down releases at once;
         # a deadline not passed is kept, never a fresh full period (behaviour.md, Relays).
@@ -1036,6 +1056,7 @@ class Checker:
                     last = before["relay_last"].get(r, 0)
                     self.violation("relay_state", "cut %d: relay %s was off by the recorded events (last #%d, through seq %d) but came back on"
                                    % (self.cut, r, last, K), key="div:r:%s:%d" % (r, last))
+                    self.override(start_seq, "relay", r, True)
                 continue
             if sr is None:
                 released = [x for x in start_events if x[1] == "relay.deactivated" and x[2].get("relay") == r]
@@ -1046,6 +1067,7 @@ class Checker:
                     self.violation("relay_state", "cut %d: relay %s was on by the recorded events (last #%d) but the snapshot at the cut "
                                    "did not have it on; it came back off and the restart recorded no relay.deactivated, so the journal's last "
                                    "word on it is still 'on'" % (self.cut, r, last), key="div:r:%s:%d" % (r, last))
+                    self.override(start_seq, "relay", r, False)
                 continue
             deadlines = [v for k, v in sr.items() if k in ("pulse_until", "max_on_until") and isinstance(v, int)]
             d = min(deadlines) if deadlines else None
@@ -1067,6 +1089,8 @@ class Checker:
             if expect_on and not got_on:
                 self.violation("relay_state", "cut %d: relay %s was on (power_on %s, deadline %s, start %s) but did not come back on"
                                % (self.cut, r, power_on, d, start_at))
+                if not any(x[1] == "relay.deactivated" and x[2].get("relay") == r for x in start_events):
+                    self.override(start_seq, "relay", r, False)
             elif not expect_on:
                 if got_on:
                     self.violation("relay_state", "cut %d: relay %s should have come back off (power_on %s, deadline %s %s the start at %s) "
@@ -1095,6 +1119,10 @@ class Checker:
             elif before["zones"].get(z):
                 self.note("zone_stale", "cut %d: zone %s was faulted by the recorded events through seq %d but normal in the snapshot at "
                           "the cut; the restart compares with the snapshot (behaviour.md) and recorded nothing" % (self.cut, z, K))
+
+    def override(self, seq, kind, entity, value):
+        if not self.mem.db.execute("SELECT 1 FROM overrides WHERE seq=? AND kind=? AND entity=?", (seq, kind, entity)).fetchone():
+            self.mem.db.execute("INSERT INTO overrides VALUES(?,?,?,?)", (seq, kind, entity, json.dumps(value)))
 
     def check_deadlines(self):
         """A relay restored on keeps its saved deadline: released at it, not a full period later."""
