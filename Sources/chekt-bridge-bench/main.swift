@@ -39,7 +39,10 @@ func tempDir(_ tag: String) -> String {
 
 let repoRoot: String = {
     // The bench runs from the package folder (swift run); fall back to walking up from the binary.
-    var dir = String(cString: getcwd(nil, 0))
+    // getcwd(nil, 0) mallocs the path (LeakSanitizer reported it: Tools/sanitize/run --floods).
+    let cwd: UnsafeMutablePointer<CChar> = getcwd(nil, 0)
+    defer { free(cwd) }
+    var dir = String(cString: cwd)
     while !dir.isEmpty && access(dir + "/Package.swift", F_OK) != 0 {
         dir = String(dir[..<(dir.lastIndex(of: "/") ?? dir.startIndex)])
     }
