@@ -105,6 +105,16 @@ public final class Journal: Sendable {
     /// Every event with seq <= this was accepted by the platform (persisted by `markDelivered`).
     public var deliveredThrough: Int64 { guarded.withLock { $0.deliveredThrough } }
 
+    /// The seq the next appended event gets (one appender at a time: the seqs of an append of n events are
+    /// `nextSeq ..< nextSeq + n`).
+    public var nextSeq: Int64 { guarded.withLock { $0.nextSeq } }
+
+    /// True when event `seq` was recorded: it is in the journal, or it was delivered (and maybe compacted away since).
+    public func recorded(seq: Int64) throws(StoreError) -> Bool {
+        if seq <= deliveredThrough { return seq > 0 }
+        return try events(after: seq - 1, limit: 1).first?.seq == seq
+    }
+
     /// Counters for `status`: pending, oldest pending time, bytes, dropped, compactions.
     public var stats: JournalStats {
         guarded.withLock { s in

@@ -3,6 +3,12 @@
 /// The file is one record ('S' kind, see `Frame`): header with CRC-32C, then the payload
 /// unchanged. `save` replaces it atomically (`AtomicFile`), so after a crash the file is the
 /// previous snapshot or the new one. The payload format is the agent's business.
+///
+/// A step that records events commits its state with them: `saveAhead` writes the step's snapshot to
+/// `<path>.next` (durably) before the journal append, and `commitAhead` renames it over `path` after it. The journal
+/// append is the commit point: `settleAhead`, at the next start, promotes a `.next` whose step's last event is in
+/// the journal and removes one whose events are not. So the state restored never lags the journal's events (an
+/// armed partition whose `partition.armed` was recorded never comes back disarmed), nor runs ahead of them.
 public struct SnapshotFile: Sendable {
     public let path: String
 
@@ -17,6 +23,50 @@ public struct SnapshotFile: Sendable {
                              message: "a snapshot of \(payload.count) bytes is over the \(Frame.maxFilePayload)-byte limit")
         }
         try AtomicFile.write(Frame.encode(kind: .snapshot, seq: 1, payload: payload), to: path)
+    }
+
+    /// Where `saveAhead` writes: the snapshot of a step whose events are being appended.
+    public var aheadPath: String { path + ".next" }
+
+    /// Writes the snapshot of a step ahead of its events (temp file, fsync, rename, folder fsync): the step is
+    /// committed once the journal holds event `throughSeq`, the step's last; its record's seq is that seq.
+    public func saveAhead(_ payload: [UInt8], throughSeq: Int64) throws(StoreError) {
+        guard payload.count <= Frame.maxFilePayload else {
+            throw StoreError(code: .tooLarge, path: aheadPath, operation: "save snapshot",
+                             message: "a snapshot of \(payload.count) bytes is over the \(Frame.maxFilePayload)-byte limit")
+        }
+        try AtomicFile.write(Frame.encode(kind: .snapshot, seq: throughSeq, payload: payload), to: aheadPath)
+    }
+
+    /// The step's events are recorded: its snapshot becomes the snapshot. No folder fsync: should the rename be
+    /// lost, `settleAhead` finds the step committed in the journal and renames it again.
+    public func commitAhead() throws(StoreError) {
+        try Syscall.rename(aheadPath, path)
+    }
+
+    /// At start, before `load`: a `.next` left by a run that stopped between its step's append and the rename is
+    /// made the snapshot when `committed(seq)` says the journal has the step's last event, and removed otherwise (its
+    /// events were not recorded, so neither is its state; a damaged one was being written, before any append).
+    /// Returns what was done, for the log; nil when there was no `.next`.
+    public func settleAhead(committed: (Int64) -> Bool) throws(StoreError) -> String? {
+        try AtomicFile.removeStaleTemporaries(for: aheadPath)
+        let bytes: [UInt8]?
+        do throws(StoreError) { bytes = try AtomicFile.read(aheadPath, limit: Frame.maxFileSize) } catch { bytes = nil }
+        guard let bytes else {
+            guard Syscall.exists(aheadPath) else { return nil }
+            try Syscall.unlinkIfPresent(aheadPath)
+            return "\(aheadPath) could not be read; removed: its step's events were not recorded"
+        }
+        guard case .success(let record) = Frame.decodeSingle(bytes, kind: .snapshot) else {
+            try Syscall.unlinkIfPresent(aheadPath)
+            return "\(aheadPath) was cut short (written when the agent stopped, before its step's events); removed"
+        }
+        if committed(record.seq) {
+            try Syscall.rename(aheadPath, path)
+            return "\(aheadPath): its step's events (through seq \(record.seq)) are recorded; it is the snapshot now"
+        }
+        try Syscall.unlinkIfPresent(aheadPath)
+        return "\(aheadPath): its step's events (through seq \(record.seq)) were not recorded; removed, the state is the snapshot before it"
     }
 
     /// Moves a snapshot that reads but cannot be used (a format version this agent does not know: written by a

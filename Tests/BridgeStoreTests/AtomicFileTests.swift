@@ -101,6 +101,46 @@ import TestSupport
         #expect(try folder.names() == ["state.snapshot"])
     }
 
+    /// A step's snapshot written ahead of its events is the snapshot once they are recorded, and is dropped when
+    /// they are not, whether the run renamed it (`commitAhead`) or stopped before (`settleAhead` at the next start).
+    @Test func aSnapshotWrittenAheadOfItsEventsCountsOnlyWhenTheyAreRecorded() throws {
+        let folder = try TemporaryFolder()
+        let snapshot = SnapshotFile(path: folder.file("state.snapshot"))
+        try snapshot.save([1])
+        #expect(try snapshot.settleAhead { _ in true } == nil, "no .next: nothing to do")
+
+        // Stopped after saving ahead, before the append: the step's events (through seq 7) are not in the journal.
+        try snapshot.saveAhead([2], throughSeq: 7)
+        var asked: [Int64] = []
+        let dropped = try snapshot.settleAhead { asked.append($0); return false }
+        #expect(asked == [7])
+        #expect(dropped?.contains("were not recorded; removed") == true, "\(dropped ?? "nil")")
+        #expect(try snapshot.load() == [1])
+        #expect(try folder.names() == ["state.snapshot"])
+
+        // Stopped after the append, before the rename: the events are there, so is the state.
+        try snapshot.saveAhead([3], throughSeq: 8)
+        let promoted = try snapshot.settleAhead { $0 == 8 }
+        #expect(promoted?.contains("are recorded; it is the snapshot now") == true, "\(promoted ?? "nil")")
+        #expect(try snapshot.load() == [3])
+        #expect(try folder.names() == ["state.snapshot"])
+
+        // The run's own commit.
+        try snapshot.saveAhead([4], throughSeq: 9)
+        try snapshot.commitAhead()
+        #expect(try snapshot.load() == [4])
+
+        // A .next cut short was being written when the agent stopped: before any append, so it is dropped.
+        try snapshot.saveAhead([5, 5, 5, 5], throughSeq: 10)
+        var bytes = try readBytes(snapshot.aheadPath)
+        bytes.removeLast(2)
+        try writeBytes(bytes, to: snapshot.aheadPath)
+        let cut = try snapshot.settleAhead { _ in true }
+        #expect(cut?.contains("was cut short") == true, "\(cut ?? "nil")")
+        #expect(try snapshot.load() == [4])
+        #expect(try folder.names() == ["state.snapshot"])
+    }
+
     @Test(arguments: ["flip", "truncate", "plain"])
     func corruptSnapshotThrowsAndIsKeptAside(damage: String) throws {
         let folder = try TemporaryFolder()

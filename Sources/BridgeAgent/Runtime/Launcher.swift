@@ -99,6 +99,10 @@ public enum Launcher {
         let snapshot = SnapshotFile(path: stateDir + "/state.snapshot")
         var restored: PersistedState?
         do {
+            // A step's snapshot written ahead of its events by a run that stopped before renaming it (SnapshotFile).
+            if let settled = try snapshot.settleAhead(committed: { (try? journal.recorded(seq: $0)) ?? false }) {
+                Log.info("state snapshot: \(settled)")
+            }
             if let bytes = try snapshot.load() {
                 do { restored = try SnapshotDocument.decode(bytes) } catch {
                     // Kept, not overwritten by the next save: a newer agent's snapshot survives a downgrade.
