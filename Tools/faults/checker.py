@@ -275,16 +275,33 @@ def read_mark(path, label):
     return rec.seq, None
 
 
-def read_snapshot(path, label):
+def read_snapshot(path, label, with_seq=False):
     s = scan_file(path)
     if s.missing:
-        return None, None
+        return (None, None, None) if with_seq else (None, None)
     if len(s.records) != 1 or s.damage or s.torn_tail or s.records[0].kind != "S":
-        return None, "%s: not a single verified 'S' record" % label
+        problem = "%s: not a single verified 'S' record" % label
+        return (None, None, problem) if with_seq else (None, problem)
     try:
-        return load_json(s.records[0].payload), None
+        doc = load_json(s.records[0].payload)
     except Exception as e:  # noqa: BLE001
-        return None, "%s: payload is not JSON: %s" % (label, e)
+        problem = "%s: payload is not JSON: %s" % (label, e)
+        return (None, None, problem) if with_seq else (None, problem)
+    return (doc, s.records[0].seq, None) if with_seq else (doc, None)
+
+
+def effective_snapshot(root, outbox, outbox_mark, label):
+    """docs/storage.md, "A step's state and its events commit together": a state.snapshot.next whose record seq
+    (the step's last event) is in the outbox journal, or delivered, is the state the agent restores; one whose
+    events are not recorded (or a damaged one, being written before any append) is not. Returns the snapshot
+    document, where it came from, and a problem (state.snapshot's own)."""
+    base, problem = read_snapshot(os.path.join(root, "state.snapshot"), label + " state.snapshot")
+    ahead, seq, _ = read_snapshot(os.path.join(root, "state.snapshot.next"), label + " state.snapshot.next", with_seq=True)
+    if ahead is not None and seq is not None:
+        recorded = any(e.get("seq") == seq for e in outbox.events) or (outbox_mark is not None and seq <= outbox_mark)
+        if recorded:
+            return ahead, "state.snapshot.next (its step's events through seq %d recorded)" % seq, None
+    return base, "state.snapshot", problem
 
 
 def read_log_records(path, kind, label):
@@ -321,7 +338,7 @@ class StateFolder:
         self.results_mark, p2 = read_mark(os.path.join(j, "results.delivered"), label + " results.delivered")
         self.outbox = JournalView(os.path.join(j, "outbox.journal"), label + " outbox.journal")
         self.results = JournalView(os.path.join(j, "results.journal"), label + " results.journal")
-        self.snapshot, p3 = read_snapshot(os.path.join(root, "state.snapshot"), label + " state.snapshot")
+        self.snapshot, self.snapshot_source, p3 = effective_snapshot(root, self.outbox, self.outbox_mark, label)
         self.ledger, p4, n4 = read_log_records(os.path.join(root, "commands.ledger"), "L", label + " commands.ledger")
         self.dead, p5, n5 = read_log_records(os.path.join(root, "dead-letter.log"), "X", label + " dead-letter.log")
         self.problems = self.outbox.problems + self.results.problems + [p for p in (p1, p2, p3) if p] + p4 + p5
