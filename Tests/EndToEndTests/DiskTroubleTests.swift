@@ -12,8 +12,7 @@ import Testing
     @Test func aFullDiskLosesNothingKeepsRelaysSafeAndRecoversByItself() throws {
         let fs = try SmallFilesystem(sizeKB: 4096)
         defer { fs.close() }
-        let sandbox = try Sandbox()
-        let agent = try Agent(sandbox, config: Fixture.config(board: try Repo.board(), stateDir: fs.path + "/state"))
+        let agent = try Self.agent(stateOn: fs)
         defer { agent.stop() }
         try agent.start()
         let before = try agent.events()
@@ -84,8 +83,7 @@ import Testing
     @Test func aStateFolderTurnedReadOnlyIsReportedAndWritesResumeWhenItIsWritableAgain() throws {
         let fs = try SmallFilesystem(sizeKB: 8192)
         defer { fs.close() }
-        let sandbox = try Sandbox()
-        let agent = try Agent(sandbox, config: Fixture.config(board: try Repo.board(), stateDir: fs.path + "/state"))
+        let agent = try Self.agent(stateOn: fs)
         defer { agent.stop() }
         try agent.start()
         let before = try agent.events()
@@ -120,14 +118,18 @@ import Testing
         #expect(Array(try agent.events().prefix(after.count)) == after)
     }
 
+    /// The standard site's agent with its state folder on `fs`.
+    static func agent(stateOn fs: SmallFilesystem) throws -> Agent {
+        try Agent(try Sandbox(), config: Fixture.config(board: try Repo.board(), stateDir: fs.path + "/state"))
+    }
+
     /// Started on a read-only filesystem, the agent refuses to run (exit 2) and names the folder and the cause:
     /// it could record nothing, so it must not pretend to supervise.
     @Test func anAgentStartedOnAReadOnlyFilesystemSaysSoAndExitsTwo() throws {
         let fs = try SmallFilesystem(sizeKB: 1024)
         defer { fs.close() }
         try fs.inside("mount -o remount,ro \(fs.mountPoint)")
-        let sandbox = try Sandbox()
-        let agent = try Agent(sandbox, config: Fixture.config(board: try Repo.board(), stateDir: fs.path + "/state"))
+        let agent = try Self.agent(stateOn: fs)
         let run = try agent.launch()
         let ended = try #require(run.wait(timeout: 10), "the agent kept running on a read-only state folder")
         #expect(ended.status == 2, "\(ended)")
