@@ -60,8 +60,13 @@ import Testing
         #expect(answer.isEmpty, "an over-long line was answered: \(answer.prefix(200))")
         for _ in 0..<2000 { try ControlConnection(sandbox.socket).close() }
         #expect(agent.isRunning, "\(agent.logTail)")
-        let status = try agent.tool("status", "--json")
-        #expect(status.status == 0, "\(status)\n\(agent.logTail)")
+        // The threads of the last churned connections may still hold the 32 client slots for a moment (under
+        // AddressSanitizer they did, and status was told busy: Tools/sanitize/run): status is answered once they are
+        // done, and a slot that is never given back fails here.
+        _ = try agent.waitFor("status to be answered after the churn") { () throws -> ToolResult? in
+            let status = try agent.tool("status", "--json")
+            return status.status == 0 ? status : nil
+        }
         let events = try agent.tool("events", "--json", "--since", "1")
         #expect(!events.stdout.contains("relay.activated"), "the cut-off request ran: \(events.stdout)")
     }
