@@ -640,7 +640,7 @@ class Checker:
         self.platform_commands = {c["id"]: c for c in cmds.get("commands", [])}
         return len(new)
 
-    def take_folder(self, folder, source, acked_cut=None):
+    def take_folder(self, folder, source, acked_cut=None, at_kill=False):
         """Observes everything in a state folder."""
         for p in folder.problems:
             self.violation("format", p, key="fmt:" + p)
@@ -650,6 +650,15 @@ class Checker:
             self.observe(e, source + " outbox.journal", acked_cut=acked_cut, acked_how="journal" if acked_cut is not None else None)
         for k, s in folder.outbox.floors:
             self.mem.db.execute("INSERT INTO floors VALUES(?,?,?)", (s, k, source))
+        if at_kill and folder.outbox.torn:
+            # A power cut can leave the journal's end torn (a write cut short, or zeros where the file had grown).
+            # storage.md: the restart numbers new events above the last good seq (or floor, or mark) plus what the torn
+            # bytes could hold (one per 128 bytes, rounded up), and writes an 'F' record saying so; but that record
+            # can be compacted away at the same start (a journal over its bound) before anything observes it. The
+            # copy the cut left says the same, so its floor is taken from there.
+            n = folder.outbox.torn[1]
+            floor = max(folder.outbox.last_seq, folder.outbox_mark or 0) + (n + 127) // 128
+            self.mem.db.execute("INSERT INTO floors VALUES(?,?,?)", (floor, "T", source + " (torn tail of %d bytes)" % n))
         for e in folder.results.events:
             if e.get("type") != "command.result" or not isinstance(e.get("data"), dict) or "command_id" not in e["data"]:
                 self.violation("format", "%s results.journal: a record that is no command result: %s" % (source, canon(e)[:200]))
@@ -1310,7 +1319,7 @@ class Checker:
             if kill_ms is None:
                 raise CannotCheck("the harness log has no kill line for cut %d" % self.cut)
             atkill = StateFolder(self.args.at_kill, "cut %d at kill" % self.cut)
-            self.take_folder(atkill, "cut %d at-kill copy" % self.cut)
+            self.take_folder(atkill, "cut %d at-kill copy" % self.cut, at_kill=True)
         live = StateFolder(self.args.state, "live" if self.cut is None else "after cut %d" % self.cut) if self.args.state else None
         if live:
             self.take_folder(live, "after restart %d" % (self.cut or 0))
