@@ -225,9 +225,9 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
             if let retry = storageRetryAt, retry <= t { storageRetryAt = nil }  // this step retries; the next failure sets the next
             // A debounce that ends moves the feed (`inputs --watch`) even when no event records it: an input that no
             // zone uses settles silently.
-            let inputsBefore = engine.inputReport(now: t)
+            let commits = engine.inputCommits
             carryOut(engine.advance(to: t), now: t)
-            if engine.inputReport(now: t) != inputsBefore { feed.bump() }
+            if engine.inputCommits != commits { feed.bump() }
         case .signal(let number):
             Log.info("signal \(number): releasing every relay to its safe state and stopping")
             carryOut(engine.advance(to: t) + engine.shutdown(now: t), now: t, force: true)

@@ -29,6 +29,7 @@ extension Engine {
         inputs[id]?.pending = nil
         inputs[id]?.level = pending.level
         inputs[id]?.lastChange = t
+        inputCommits &+= 1
         if settled {
             levelCommitted(id, level: pending.level, at: t)
         } else {

@@ -32,6 +32,9 @@ public struct Engine: Sendable {
     var ranUpTo: Millis = .min
     /// True once every input has settled after start: zones are evaluated from then on.
     var settled = false
+    /// Counts the debounced levels committed (`commit`): what `inputReport` shows changed when it moves, whether or
+    /// not an event records it (an input no zone uses settles silently).
+    public internal(set) var inputCommits: UInt64 = 0
     var stopped = false
     /// The relays as they were when `shutdown` began: what `power_on: restore` brings back.
     var relaysBeforeShutdown: [String: RelayRuntime]?
