@@ -389,10 +389,9 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
             } catch {
                 // Kept in memory and retried with the next step: an event is never dropped for a full disk. Logged
                 // when the trouble starts or changes, not at every retry (a chattering input would flood the log).
-                if journalTrouble?.problem != error.description {
+                if Self.note(&journalTrouble, error.description, at: t) {
                     Log.error("cannot record \(unrecorded.count) event(s), will retry: \(error)")
                 }
-                journalTrouble = (error.description, journalTrouble?.since ?? t)
             }
         }
         // A step without events (a deadline moved): the snapshot alone. While events wait for the disk, the snapshot
@@ -439,8 +438,14 @@ public final class Runtime<C: Clock<Duration>>: @unchecked Sendable {
 
     /// Logged when the trouble starts or changes, not at every retry.
     private func noteSnapshotTrouble(_ error: any Error) {
-        if snapshotTrouble?.problem != "\(error)" { Log.error("cannot save the state snapshot, will retry: \(error)") }
-        snapshotTrouble = ("\(error)", snapshotTrouble?.since ?? now())
+        if Self.note(&snapshotTrouble, "\(error)", at: now()) { Log.error("cannot save the state snapshot, will retry: \(error)") }
+    }
+
+    /// Keeps a failed write in `trouble` (its error, and since when it has failed); true when that is news to log:
+    /// the trouble starts or its error changes.
+    private static func note(_ trouble: inout (problem: String, since: Millis)?, _ problem: String, at t: Millis) -> Bool {
+        defer { trouble = (problem, trouble?.since ?? t) }
+        return trouble?.problem != problem
     }
 
     /// The longest the loop's timer is set for (`scheduleTimer`).
