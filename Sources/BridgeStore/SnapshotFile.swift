@@ -18,11 +18,16 @@ public struct SnapshotFile: Sendable {
 
     /// Replaces the snapshot atomically (temp file, fsync, rename, folder fsync).
     public func save(_ payload: [UInt8]) throws(StoreError) {
+        try Self.write(payload, seq: 1, to: path)
+    }
+
+    /// One 'S' record with `seq`, written atomically to `file`; a payload over the record limit is refused.
+    private static func write(_ payload: [UInt8], seq: Int64, to file: String) throws(StoreError) {
         guard payload.count <= Frame.maxFilePayload else {
-            throw StoreError(code: .tooLarge, path: path, operation: "save snapshot",
+            throw StoreError(code: .tooLarge, path: file, operation: "save snapshot",
                              message: "a snapshot of \(payload.count) bytes is over the \(Frame.maxFilePayload)-byte limit")
         }
-        try AtomicFile.write(Frame.encode(kind: .snapshot, seq: 1, payload: payload), to: path)
+        try AtomicFile.write(Frame.encode(kind: .snapshot, seq: seq, payload: payload), to: file)
     }
 
     /// Where `saveAhead` writes: the snapshot of a step whose events are being appended.
@@ -31,11 +36,7 @@ public struct SnapshotFile: Sendable {
     /// Writes the snapshot of a step ahead of its events (temp file, fsync, rename, folder fsync): the step is
     /// committed once the journal holds event `throughSeq`, the step's last; its record's seq is that seq.
     public func saveAhead(_ payload: [UInt8], throughSeq: Int64) throws(StoreError) {
-        guard payload.count <= Frame.maxFilePayload else {
-            throw StoreError(code: .tooLarge, path: aheadPath, operation: "save snapshot",
-                             message: "a snapshot of \(payload.count) bytes is over the \(Frame.maxFilePayload)-byte limit")
-        }
-        try AtomicFile.write(Frame.encode(kind: .snapshot, seq: throughSeq, payload: payload), to: aheadPath)
+        try Self.write(payload, seq: throughSeq, to: aheadPath)
     }
 
     /// The step's events are recorded: its snapshot becomes the snapshot. No folder fsync: should the rename be

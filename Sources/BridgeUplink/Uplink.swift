@@ -157,11 +157,6 @@ public final class Uplink: @unchecked Sendable {
         lock.lock(); deliveryWake = true; lock.broadcast(); lock.unlock()
     }
 
-    /// Asks for a state snapshot to be sent now (`state.sync`, reconnect).
-    public func requestState() {
-        lock.lock(); stateRequested = true; lock.broadcast(); lock.unlock()
-    }
-
     /// Re-reads the credentials file (SIGHUP, or a 401). Returns a line for the log; never the key or secret.
     @discardableResult
     public func reloadCredentials() -> String {
