@@ -171,11 +171,13 @@ final class SmallFilesystem {
         guard readLine() == "ready" else {
             process.waitUntilExit()
             let why = String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+            let command = "unshare " + namespaces.joined(separator: " ")
             throw E2EFailure("""
-                cannot mount a size-limited tmpfs in a user namespace (unshare --user --map-root-user --mount): \
-                \(why.isEmpty ? "exit \(process.terminationStatus)" : why). The disk tests need it: allow user \
-                namespaces (sysctl user.max_user_namespaces > 0; kernel.apparmor_restrict_unprivileged_userns=0 \
-                where AppArmor restricts them) or run the tests as root.
+                cannot mount a size-limited tmpfs in a private mount namespace (\(command)): \
+                \(why.isEmpty ? "exit \(process.terminationStatus)" : why). The disk tests need it: as root, a / \
+                that is a mount point (in a chroot, bind-mount the chroot onto itself); otherwise user namespaces \
+                (sysctl user.max_user_namespaces > 0; kernel.apparmor_restrict_unprivileged_userns=0 where \
+                AppArmor restricts them).
                 """)
         }
     }
