@@ -1,7 +1,6 @@
 import BridgeCore
 import BridgeStore
 import Glibc
-import Synchronization
 import Testing
 @testable import BridgeAgent
 import BridgeSystem
@@ -52,30 +51,69 @@ final class WatchTarget: ControlTarget, @unchecked Sendable {
     }
 
     /// An input chattering far faster than a person reads: the watch sends at most one table per
-    /// `watchIntervalMs`, and a change after a quiet spell still comes without waiting for another.
+    /// `watchIntervalMs` of the watch clock (the test's), and a change after a quiet spell comes at once.
     @Test func inputsWatchSendsAtMostOneTableEvery100msAndStillShowsALoneChange() throws {
         let target = try WatchTarget(dir: dir)
-        let server = try ControlServer(path: dir + "/control.sock", target: target)
+        let clock = ManualWatchClock()
+        let server = try ControlServer(path: dir + "/control.sock", target: target, watchClock: clock)
         server.start()
         defer { server.remove() }
-        let client = try ControlClient(path: dir + "/control.sock")
-        #expect(client.send(["op": "inputs", "watch": true]))
-        #expect(client.next()?["ok"] == true, "no first table")
-        let tables = Mutex(0)
-        nonisolated(unsafe) let reader = client
-        Posix.spawnThread(name: "test-watch") { while reader.next() != nil { tables.withLock { $0 += 1 } } }
+        let fd = try UnixSocket.connect(dir + "/control.sock")
+        defer { close(fd) }
+        UnixSocket.setTimeouts(fd, ms: 10_000)  // a table that never comes fails the test, not hangs it
+        var reader = LineReader(fd: fd)
+        func table() -> Bool { reader.next().flatMap { try? JSONValue.decode($0) }?.objectValue?["ok"] == true }
+        _ = "{\"op\":\"inputs\",\"watch\":true}\n".withCString { write(fd, $0, strlen($0)) }
+        #expect(table(), "no first table")  // at 0 ms
 
-        let t0 = Posix.monotonicMillis()
-        for _ in 0..<2000 { target.feed.bump(); usleep(500) }  // a change every 0.5 ms: at least a second
-        let elapsed = Posix.monotonicMillis() - t0
-        usleep(300_000)
-        let during = tables.withLock { $0 }
-        #expect(during >= 1 && during <= Int(elapsed / Int64(ControlServer.watchIntervalMs)) + 2,
-                "\(during) tables for 2,000 changes in \(elapsed) ms")
+        for _ in 0..<2000 { target.feed.bump() }  // a flood at 0 ms: held until 100 ms
+        #expect(clock.waitForHold() == 100)
+        for _ in 0..<500 { target.feed.bump() }  // more while held: in the same next table
+        clock.advance(to: 100)
+        #expect(table(), "no table at 100 ms")
 
-        target.feed.bump()  // one change after a quiet spell
-        let deadline = Posix.monotonicMillis() + 5000
-        while tables.withLock({ $0 }) == during && Posix.monotonicMillis() < deadline { usleep(1000) }
-        #expect(tables.withLock { $0 } == during + 1, "a lone change was not shown")
+        clock.advance(to: 150)
+        target.feed.bump()  // 50 ms after a table: held until 100 ms after it
+        #expect(clock.waitForHold() == 200)
+        clock.advance(to: 200)
+        #expect(table(), "no table at 200 ms")
+
+        clock.advance(to: 1000)
+        target.feed.bump()  // after a quiet spell: at once
+        #expect(table(), "a lone change was not shown")
+        #expect(clock.holds == 2, "a lone change after a quiet spell was held")
+    }
+}
+
+/// The watch's clock, moved by the test: `hold` waits until `advance` reaches its deadline.
+final class ManualWatchClock: WatchClock, @unchecked Sendable {
+    private let condition = Condition()
+    private var now: Int64 = 0
+    private var holding: Int64?
+    private var held = 0
+
+    func nowMs() -> Int64 { condition.lock(); defer { condition.unlock() }; return now }
+
+    func hold(_ client: Int32, untilMs deadlineMs: Int64) -> Bool {
+        condition.lock(); defer { condition.unlock() }
+        holding = deadlineMs
+        held += 1
+        condition.broadcast()
+        while now < deadlineMs { condition.wait() }
+        holding = nil
+        return true
+    }
+
+    func advance(to t: Int64) { condition.lock(); now = t; condition.broadcast(); condition.unlock() }
+
+    /// How many times a watch has held a table back.
+    var holds: Int { condition.lock(); defer { condition.unlock() }; return held }
+
+    /// The deadline a watch holds until, once one does (nil after 10 s of real time: the watch never held).
+    func waitForHold() -> Int64? {
+        let giveUp = Posix.monotonicMillis() + 10_000
+        condition.lock(); defer { condition.unlock() }
+        while holding == nil && Posix.monotonicMillis() < giveUp { condition.wait(timeoutMs: 100) }
+        return holding
     }
 }

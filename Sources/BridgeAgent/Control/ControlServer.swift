@@ -12,9 +12,6 @@ public protocol ControlTarget: AnyObject, Sendable {
 
 extension Runtime: ControlTarget {}
 
-/// `POLLRDHUP` (peer closed its end), a GNU extension Glibc does not import.
-private let pollRDHUP: Int32 = 0x2000
-
 /// The control socket: JSON lines over a Unix stream socket (docs/control-socket.md).
 ///
 /// One thread accepts; each client gets a thread of its own, so a slow or
@@ -24,6 +21,7 @@ public final class ControlServer: @unchecked Sendable {
     public let path: String
     private let fd: Int32
     private let target: any ControlTarget
+    private let watchClock: any WatchClock
 
     public struct StartError: Error, CustomStringConvertible {
         public var description: String
@@ -31,9 +29,11 @@ public final class ControlServer: @unchecked Sendable {
 
     /// Creates the socket 0660 (and its folder, 0755, if missing). Refuses when another agent answers there, and
     /// when something other than a socket is at `path`; replaces only a socket nobody listens on (an agent that died).
-    public init(path: String, target: any ControlTarget) throws(StartError) {
+    /// `watchClock` paces `inputs --watch`.
+    public init(path: String, target: any ControlTarget, watchClock: any WatchClock = MonotonicWatchClock()) throws(StartError) {
         self.path = path
         self.target = target
+        self.watchClock = watchClock
         try Self.clearStaleSocket(at: path)
         let folder = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         if !folder.isEmpty { mkdir(folder, 0o755) }
@@ -209,15 +209,14 @@ public final class ControlServer: @unchecked Sendable {
     private func watchInputs(_ client: Int32, uid: UInt32?) {
         var seen = target.feed.current
         while true {
+            let sentAt = watchClock.nowMs()  // before the table is asked for: its changes are those up to here
             guard send(client, ask(.inputs, uid: uid)) else { return }
-            let sentAt = Posix.monotonicMillis()
             seen = waitForChange(client, seen: seen)
             if seen == .max { return }
-            let wait = Int64(Self.watchIntervalMs) - (Posix.monotonicMillis() - sentAt)
-            if wait > 0 {
+            let due = sentAt + Int64(Self.watchIntervalMs)
+            if watchClock.nowMs() < due {
                 // Changes in the meantime go into the next table; a client that hangs up meanwhile is let go.
-                var p = pollfd(fd: client, events: Int16(pollRDHUP), revents: 0)
-                if poll(&p, 1, Int32(wait)) > 0 && (p.revents & Int16(POLLHUP | pollRDHUP | POLLERR)) != 0 { return }
+                guard watchClock.hold(client, untilMs: due) else { return }
                 seen = target.feed.current
             }
         }
