@@ -1,6 +1,9 @@
 import BridgeSystem
 import Glibc
 
+/// `POLLRDHUP` (peer closed its end), a GNU extension Glibc does not import.
+let pollRDHUP: Int32 = 0x2000
+
 /// Unix stream sockets: the few calls the control server and client make, errno mapped here.
 enum UnixSocket {
     struct Failure: Error, CustomStringConvertible {

@@ -1,9 +1,6 @@
 import BridgeSystem
 import Glibc
 
-/// `POLLRDHUP` (peer closed its end), a GNU extension Glibc does not import.
-let pollRDHUP: Int32 = 0x2000
-
 /// The time `inputs --watch` paces its tables by: the monotonic clock in the agent, a test's own in tests.
 public protocol WatchClock: Sendable {
     /// Milliseconds on a clock that never goes back.
