@@ -25,26 +25,55 @@ import Testing
                                   inputIDs: ["io.in1", "io.in2", "io.hot", "io.bit"], outputIDs: ["io.out1", "io.out2"])])
     }
 
-    /// Collects a board's events.
+    /// Collects a board's events; a waiter wakes when the next one is recorded (or at its deadline), never polls.
     final class Recorder: @unchecked Sendable {
         private let lock = NSLock()
         private var list: [HardwareEvent] = []
+        private var sleepers: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        private var nextSleeper: UInt64 = 0
         /// The stream is read on a thread of its own, not on the concurrency pool: the suite's other tests block
         /// pool threads (synchronous waits on processes), and a recorder queued behind them would see nothing.
         private let executor = ThreadExecutor(name: "recorder")
         init(_ stream: AsyncStream<HardwareEvent>) {
-            Task(executorPreference: executor) { [self] in for await e in stream { lock.withLock { list.append(e) } } }
+            Task(executorPreference: executor) { [self] in for await e in stream { record(e) } }
         }
         var events: [HardwareEvent] { lock.withLock { list } }
-        /// Waits up to `seconds` for an event matching `match` after the first `after` events.
-        /// Async, so that waiting never holds a thread of the pool the recording task runs on.
+
+        private func record(_ event: HardwareEvent) {
+            let woken = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
+                list.append(event)
+                defer { sleepers = [:] }
+                return Array(sleepers.values)
+            }
+            for sleeper in woken { sleeper.resume() }
+        }
+
+        /// Waits up to `seconds` for an event matching `match` after the first `after` events. `match` runs on the
+        /// waiting task, outside the lock (it may read `events`). Async, so that waiting never holds a pool thread.
         func wait(after: Int = 0, seconds: Double = 5, _ match: (HardwareEvent) -> Bool) async -> HardwareEvent? {
-            let deadline = Date().addingTimeInterval(seconds)
-            repeat {
-                if let e = events.dropFirst(after).first(where: match) { return e }
-                try? await Task.sleep(for: .milliseconds(5))
-            } while Date() < deadline
-            return events.dropFirst(after).first(where: match)  // once more: the wake-up may come late on a busy machine
+            let deadline = DispatchTime.now() + seconds
+            while true {
+                let seen = events
+                if let e = seen.dropFirst(after).first(where: match) { return e }
+                if DispatchTime.now() >= deadline { return nil }
+                await next(after: seen.count, until: deadline)
+            }
+        }
+
+        /// Returns once more than `count` events are recorded, or at `deadline`.
+        private func next(after count: Int, until deadline: DispatchTime) async {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let id = lock.withLock { () -> UInt64? in
+                    guard list.count == count else { return nil }
+                    nextSleeper += 1
+                    sleepers[nextSleeper] = c
+                    return nextSleeper
+                }
+                guard let id else { return c.resume() }  // recorded meanwhile
+                DispatchQueue.global().asyncAfter(deadline: deadline) { [self] in
+                    lock.withLock { sleepers.removeValue(forKey: id) }?.resume()
+                }
+            }
         }
     }
 
