@@ -21,18 +21,8 @@ import Testing
         modbusDevices: [.init(id: "io", bus: "tcp", unit: 1, pollMs: 100, offlineAfter: 3, inputIDs: ["io.in1"], outputIDs: ["io.out1"])]
     )
 
-    /// Collects hardware events as they arrive.
-    final class Recorder: @unchecked Sendable {
-        private let lock = Mutex<[HardwareEvent]>([])
-        init(_ stream: AsyncStream<HardwareEvent>) {
-            Task { for await e in stream { lock.withLock { $0.append(e) } } }
-        }
-        var events: [HardwareEvent] { lock.withLock { $0 } }
-        func waitFor(_ count: Int) async -> [HardwareEvent] {
-            for _ in 0..<2000 where events.count < count { await Task.yield() }
-            return events
-        }
-    }
+    /// Collects hardware events as they arrive (the one recorder of these suites).
+    typealias Recorder = ModbusBoardTests.Recorder
 
     @Test func outputsComeUpAtTheirInitialLevelAndInputsAreRead() throws {
         let board = SimulatedBoard(profile: Self.profile, clock: ManualClock())
@@ -130,5 +120,3 @@ import Testing
         }
     }
 }
-
-import Synchronization

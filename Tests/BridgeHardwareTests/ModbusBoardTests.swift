@@ -60,6 +60,12 @@ import Testing
             }
         }
 
+        /// The events once there are at least `count` (or what there is after `seconds`).
+        func waitFor(_ count: Int, seconds: Double = 5) async -> [HardwareEvent] {
+            _ = await wait(after: max(0, count - 1), seconds: seconds) { _ in true }
+            return events
+        }
+
         /// Returns once more than `count` events are recorded, or at `deadline`.
         private func next(after count: Int, until deadline: DispatchTime) async {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
