@@ -73,7 +73,7 @@ let package = Package(
         // The command's pure parts (tables, reports) without a process.
         .testTarget(name: "chekt-bridgeTests", dependencies: ["chekt-bridge"]),
         // Runs the built `chekt-bridge` as a user would: real files, real socket, real signals.
-        .testTarget(name: "EndToEndTests", dependencies: ["chekt-bridge"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["chekt-bridge", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

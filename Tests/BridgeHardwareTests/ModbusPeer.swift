@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Tools/test-support/modbus_server.py (Debian's pymodbus, not our code) serving Modbus TCP on 127.0.0.1 or RTU
 /// on one end of a socat PTY pair, for the life of this object. A test that needs it and cannot start it fails.
@@ -12,43 +13,28 @@ final class ModbusPeer: @unchecked Sendable {
     private let process: Process
     private let input: FileHandle
     private let output: FileHandle
-    private var socat: Process?
+    private var socat: PTYPair?
     private var buffer: [UInt8] = []
 
     init(_ transport: Transport, units: [Int] = [1]) throws {
-        var folder = ""
-        var socat: Process?
-        var arguments = [Self.supportFile("modbus_server.py"), "--units", units.map(String.init).joined(separator: ",")]
-        if transport == .rtu {
-            folder = NSTemporaryDirectory() + "chekt-modbus-\(UUID().uuidString)"
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            let pair = Process()
-            pair.executableURL = URL(fileURLWithPath: "/usr/bin/socat")
-            pair.arguments = ["pty,raw,echo=0,link=\(folder)/agent", "pty,raw,echo=0,link=\(folder)/server"]
-            try pair.run()
-            for _ in 0..<100 where !FileManager.default.fileExists(atPath: folder + "/server") { usleep(20_000) }
-            guard FileManager.default.fileExists(atPath: folder + "/server") else {
-                kill(pair.processIdentifier, SIGKILL)
-                pair.waitUntilExit()
-                throw PeerError("socat did not make the PTY pair (is socat installed? Tools/setup installs it)")
-            }
-            socat = pair
-            arguments += ["--rtu", folder + "/server"]
-        } else {
-            arguments += ["--tcp", "0"]
-        }
+        let pair = transport == .rtu ? try PTYPair(folder: NSTemporaryDirectory() + "chekt-modbus-\(UUID().uuidString)") : nil
+        let arguments = [Self.supportFile("modbus_server.py"), "--units", units.map(String.init).joined(separator: ",")]
+            + (pair.map { ["--rtu", $0.serverEnd] } ?? ["--tcp", "0"])
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")  // Debian's, where python3-pymodbus is
         process.arguments = arguments
         let stdin = Pipe(), stdout = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout
-        try process.run()
+        do { try process.run() } catch {
+            pair?.kill()
+            throw error
+        }
         self.process = process
         self.input = stdin.fileHandleForWriting
         self.output = stdout.fileHandleForReading
-        self.socat = socat
-        self.device = folder.isEmpty ? "" : folder + "/agent"
+        self.socat = pair
+        self.device = pair?.agentEnd ?? ""
         var line = ""
         do { line = try Self.readLine(output, &buffer) } catch {}
         guard line.hasPrefix("READY ") else {
@@ -57,7 +43,7 @@ final class ModbusPeer: @unchecked Sendable {
             // started from a test's thread inherits its blocked signals (seen: socats outliving a SIGTERM).
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            if let socat { kill(socat.processIdentifier, SIGKILL); socat.waitUntilExit() }
+            pair?.kill()
             throw PeerError("modbus_server.py did not start (said \"\(line)\"): is python3-pymodbus installed? Tools/setup installs it")
         }
         port = transport == .tcp ? Int(line.dropFirst(6)) ?? 0 : 0
@@ -65,12 +51,13 @@ final class ModbusPeer: @unchecked Sendable {
 
     deinit { stop() }
 
-    /// Stops the server (as a module losing power); the PTY pair stays.
+    /// Stops the server (as a module losing power) and its PTY pair.
     func stop() {
         try? input.close()
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
-        if let socat { kill(socat.processIdentifier, SIGKILL); socat.waitUntilExit(); self.socat = nil }
+        socat?.kill()
+        socat = nil
     }
 
     /// Sends one command (see the script's header) and returns its answer line.
@@ -115,8 +102,7 @@ final class ModbusPeer: @unchecked Sendable {
     }
 }
 
-/// Waits until `condition` holds (a device's side, seen from outside), checking 1000 times 5 ms apart.
+/// Waits until `condition` holds (a device's side, seen from outside), checking every 5 ms for 5 s.
 func eventually(_ condition: () throws -> Bool) async rethrows -> Bool {
-    for _ in 0..<1000 { if try condition() { return true }; try? await Task.sleep(for: .milliseconds(5)) }
-    return try condition()
+    try await pollUntil(timeout: 5, every: 0.005) { () async throws -> Bool? in try condition() ? true : nil } ?? false
 }

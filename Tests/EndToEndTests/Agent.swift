@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 /// One test's `chekt-bridge run --simulate` process, and the tools pointed at its control socket.
@@ -147,18 +148,18 @@ final class Agent {
 
     /// Polls `condition` every 20 ms until it gives a value; fails after `timeout` s or when the agent dies.
     func waitFor<T>(_ what: String, timeout: Double = 8, _ condition: () throws -> T?) throws -> T {
-        let deadline = Date().addingTimeInterval(timeout)
-        while true {
+        let value = try pollUntil(timeout: timeout) { () throws -> T? in
             if let value = try condition() { return value }
             if let process, let ended = process.wait(timeout: 0) {
                 throw E2EFailure("the agent ended (\(ended.signalled ? "signal" : "exit") \(ended.status)) while waiting for \(what)\n\(logTail)")
             }
-            if Date() > deadline {
-                let journal = (try? events())?.listing ?? "(events unavailable)"
-                throw E2EFailure("timed out after \(timeout) s waiting for \(what)\njournal:\n\(journal)\n\(logTail)")
-            }
-            usleep(20_000)
+            return nil
         }
+        guard let value else {
+            let journal = (try? events())?.listing ?? "(events unavailable)"
+            throw E2EFailure("timed out after \(timeout) s waiting for \(what)\njournal:\n\(journal)\n\(logTail)")
+        }
+        return value
     }
 
     /// The first event of `type` after `seq` that satisfies `predicate`, waiting for it to be recorded.

@@ -83,9 +83,14 @@ final class ControlConnection {
     }
 
     /// True when something (data, or the agent hanging up) is waiting to be read right now.
-    var hasSomethingToRead: Bool {
-        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        return poll(&p, 1, 0) > 0
+    var hasSomethingToRead: Bool { !Self.readable([self], waitingMs: 0).isEmpty }
+
+    /// The indices of `connections` with something to read (data, or the agent hanging up), waiting up to
+    /// `waitingMs` for the first (poll(2): woken by the socket, not by a timer).
+    static func readable(_ connections: [ControlConnection], waitingMs: Int32) -> [Int] {
+        var fds = connections.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+        guard poll(&fds, nfds_t(fds.count), waitingMs) > 0 else { return [] }
+        return fds.indices.filter { fds[$0].revents != 0 }
     }
 
     /// Sends one request line and returns every line of the answer, each parsed, once the agent has hung up.

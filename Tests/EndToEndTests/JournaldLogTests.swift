@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 /// `run` under systemd: syslog priority prefixes when stderr is the journal (`$JOURNAL_STREAM`), `--log-level`.
@@ -15,11 +16,9 @@ import Testing
         let run = try RunningTool(["run", "--config", config, "--simulate", "--socket", sandbox.socket] + arguments,
                                   env: env, stderrPath: errPath)
         defer { run.stopIfRunning() }
-        let deadline = Date().addingTimeInterval(10)
         // Started: it answers on its socket (the log may say nothing at --log-level warning).
-        while (try? Tool.run(["status", "--socket", sandbox.socket]))?.status != 0 {
-            if Date() > deadline { throw E2EFailure("no answer within 10 s: \((try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")") }
-            usleep(20_000)
+        guard pollUntil(timeout: 10, { (try? Tool.run(["status", "--socket", sandbox.socket]))?.status == 0 ? true : nil }) != nil else {
+            throw E2EFailure("no answer within 10 s: \((try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")")
         }
         run.process.terminate()
         guard let ended = run.wait(timeout: 10) else { throw E2EFailure("the agent did not stop") }

@@ -1,9 +1,10 @@
 import Foundation
 import Glibc
+import TestSupport
 
 /// Tools/test-support/modbus_server.py (Debian's pymodbus, not our code) as the Modbus peer of an agent run
 /// without `--simulate`: Modbus TCP on 127.0.0.1, or RTU on one end of a socat PTY pair whose other end the
-/// agent opens. Adapted from BridgeHardwareTests' ModbusPeer (test targets cannot share files): it can be
+/// agent opens (TestSupport's PTYPair, as BridgeHardwareTests' ModbusPeer has). Unlike that peer, it can be
 /// started on a given port (a module coming back on the same address), killed like a module losing power,
 /// and asked for its per-unit request counts.
 ///
@@ -20,7 +21,7 @@ final class ModbusServer {
     private let outputFD: Int32
     private let outputHandle: FileHandle
     private let stderrPath: String
-    private var socat: Process?
+    private var socat: PTYPair?
     private var folder: String?
     private var buffer: [UInt8] = []
 
@@ -32,30 +33,16 @@ final class ModbusServer {
     /// An RTU server at `baud` on one end of a fresh socat PTY pair (PTYs ignore the baud rate).
     convenience init(rtuBaud baud: Int, units: [Int] = [1]) throws {
         let folder = NSTemporaryDirectory() + "chekt-e2e-modbus-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let pair = Process()
-        pair.executableURL = URL(fileURLWithPath: "/usr/bin/socat")
-        pair.arguments = ["pty,raw,echo=0,link=\(folder)/agent", "pty,raw,echo=0,link=\(folder)/server"]
-        pair.standardInput = FileHandle.nullDevice
-        do { try pair.run() } catch {
-            throw E2EFailure("cannot start /usr/bin/socat for an RTU line (\(error)): Tools/setup installs socat")
-        }
-        for _ in 0..<250 where !FileManager.default.fileExists(atPath: folder + "/server") { usleep(20_000) }
-        guard FileManager.default.fileExists(atPath: folder + "/server"), FileManager.default.fileExists(atPath: folder + "/agent") else {
-            Glibc.kill(pair.processIdentifier, SIGKILL)
-            pair.waitUntilExit()
-            throw E2EFailure("socat did not make the PTY pair within 5 s (Tools/setup installs socat)")
-        }
+        let pair = try PTYPair(folder: folder)
         do {
-            try self.init(arguments: ["--rtu", folder + "/server", "--baud", String(baud)], units: units, socat: pair, folder: folder)
+            try self.init(arguments: ["--rtu", pair.serverEnd, "--baud", String(baud)], units: units, socat: pair, folder: folder)
         } catch {
-            Glibc.kill(pair.processIdentifier, SIGKILL)
-            pair.waitUntilExit()
+            pair.kill()
             throw error
         }
     }
 
-    private init(arguments: [String], units: [Int], socat: Process?, folder: String?) throws {
+    private init(arguments: [String], units: [Int], socat: PTYPair?, folder: String?) throws {
         let script = Repo.root + "/Tools/test-support/modbus_server.py"
         guard FileManager.default.fileExists(atPath: script) else { throw E2EFailure("\(script) is missing") }
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else {
@@ -80,7 +67,7 @@ final class ModbusServer {
         input = stdin.fileHandleForWriting
         outputHandle = stdout.fileHandleForReading
         outputFD = outputHandle.fileDescriptor
-        device = folder.map { $0 + "/agent" } ?? ""
+        device = socat?.agentEnd ?? ""
         let line: String
         do { line = try readLine(timeout: 15) } catch {
             Glibc.kill(process.processIdentifier, SIGKILL)
@@ -92,15 +79,12 @@ final class ModbusServer {
             process.waitUntilExit()
             throw E2EFailure("modbus_server.py did not start (said \"\(line)\"): is python3-pymodbus installed? Tools/setup installs it.\nits stderr:\n\(stderrText)")
         }
-        port = folder == nil ? Int(line.dropFirst(6)) ?? 0 : 0
+        port = socat == nil ? Int(line.dropFirst(6)) ?? 0 : 0
     }
 
     deinit {
         kill()
-        if let socat {
-            Glibc.kill(socat.processIdentifier, SIGKILL)
-            socat.waitUntilExit()
-        }
+        socat?.kill()
         if let folder { try? FileManager.default.removeItem(atPath: folder) }
         try? FileManager.default.removeItem(atPath: stderrPath)
     }
@@ -157,11 +141,8 @@ final class ModbusServer {
 
     /// Waits until `condition` holds on the server's side (checked every 20 ms), up to `timeout` s.
     func eventually(_ what: String, timeout: Double = 8, _ condition: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while true {
-            if try condition() { return }
-            if Date() > deadline { throw E2EFailure("timed out after \(timeout) s waiting for \(what) on the Modbus server") }
-            usleep(20_000)
+        guard try pollUntil(timeout: timeout, { try condition() ? true : nil }) != nil else {
+            throw E2EFailure("timed out after \(timeout) s waiting for \(what) on the Modbus server")
         }
     }
 

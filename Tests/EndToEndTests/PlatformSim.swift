@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 /// The reference platform (`Tools/platform-sim`) as a real process on a free loopback port, and its admin API.
@@ -58,27 +59,24 @@ final class PlatformSim {
         try? out.close()
         try? err.close()
 
-        let deadline = Date().addingTimeInterval(20)
         let prefix = "platform-sim listening on "
-        while true {
+        let listening = try pollUntil(timeout: 20) { () throws -> Substring? in
             let text = (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? ""
-            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) {
-                base = String(line.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
-                port = Int(base.split(separator: ":").last ?? "") ?? 0
-                guard base.hasPrefix("http://127.0.0.1:"), port > 0 else {
-                    stop()
-                    throw E2EFailure("unexpected listening line from the reference platform: \(line)")
-                }
-                break
-            }
+            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) { return line }
             if !isRunning {
                 throw E2EFailure("the reference platform exited (\(process.terminationStatus)) before listening:\n\(stderrText)")
             }
-            if Date() > deadline {
-                stop()
-                throw E2EFailure("the reference platform did not print its listening line within 20 s:\n\(stderrText)")
-            }
-            usleep(20_000)
+            return nil
+        }
+        guard let line = listening else {
+            stop()
+            throw E2EFailure("the reference platform did not print its listening line within 20 s:\n\(stderrText)")
+        }
+        base = String(line.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
+        port = Int(base.split(separator: ":").last ?? "") ?? 0
+        guard base.hasPrefix("http://127.0.0.1:"), port > 0 else {
+            stop()
+            throw E2EFailure("unexpected listening line from the reference platform: \(line)")
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 /// Every end-to-end test of the platform link, run one at a time: each starts an agent and a reference
@@ -182,8 +183,7 @@ final class PlatformSite {
     /// Polls `condition` every 100 ms until it gives a value; fails after `timeout` s, or at once when the agent died.
     @discardableResult
     func waitFor<T>(_ what: String, timeout: Double = 10, _ condition: () throws -> T?) throws -> T {
-        let deadline = Date().addingTimeInterval(timeout)
-        while true {
+        let value = try pollUntil(timeout: timeout, every: 0.1) { () throws -> T? in
             if let value = try condition() { return value }
             if let process = agent.process, let ended = process.wait(timeout: 0) {
                 throw E2EFailure("the agent ended (\(ended.signalled ? "signal" : "exit") \(ended.status)) while waiting for \(what)\n\(diagnostics)")
@@ -191,11 +191,10 @@ final class PlatformSite {
             if !platform.isRunning {
                 throw E2EFailure("the reference platform died while waiting for \(what)\n\(platform.stderrText.suffix(3000))")
             }
-            if Date() > deadline {
-                throw E2EFailure("timed out after \(timeout) s waiting for \(what)\n\(diagnostics)")
-            }
-            usleep(100_000)
+            return nil
         }
+        guard let value else { throw E2EFailure("timed out after \(timeout) s waiting for \(what)\n\(diagnostics)") }
+        return value
     }
 
     /// Waits until the platform holds exactly the journal's events and `status` shows the outbox empty.

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 
 extension PlatformLink {
@@ -172,19 +173,18 @@ func freeLoopbackPort() throws -> Int {
 
 /// Waits until something accepts TCP connections on 127.0.0.1:`port` (at most 10 s).
 func waitListening(port: Int, process: Background) throws {
-    let deadline = Date().addingTimeInterval(10)
-    while true {
+    let listening = try pollUntil(timeout: 10, every: 0.05) { () throws -> Bool? in
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in.loopback(port: port)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         Glibc.close(fd)
-        if connected == 0 { return }
+        if connected == 0 { return true }
         if !process.isRunning { throw E2EFailure("the helper process ended before listening on \(port):\n\(process.log)") }
-        if Date() > deadline { throw E2EFailure("nothing listens on 127.0.0.1:\(port) after 10 s:\n\(process.log)") }
-        usleep(50_000)
+        return nil
     }
+    guard listening != nil else { throw E2EFailure("nothing listens on 127.0.0.1:\(port) after 10 s:\n\(process.log)") }
 }
 
 /// A listening TCP socket of the test's own, to see whether anyone connected to it.
