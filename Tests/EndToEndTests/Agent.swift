@@ -15,6 +15,8 @@ final class Agent {
     let runArguments: [String]
     /// False: `run` without `--simulate`, on the hardware the profile names (Modbus peers in ModbusRunTests).
     var simulate = true
+    /// Added to the agent's environment (JOURNAL_STREAM in JournaldLogTests).
+    var environment: [String: String] = [:]
     private(set) var process: RunningTool?
     /// How many times the agent was launched; each run logs to its own file.
     private(set) var runs = 0
@@ -43,7 +45,7 @@ final class Agent {
         }
         runs += 1
         let p = try RunningTool(["run", "--config", config] + (simulate ? ["--simulate"] : []) + ["--socket", sandbox.socket] + runArguments,
-                                cwd: sandbox.root,
+                                cwd: sandbox.root, env: environment,
                                 stdoutPath: sandbox.root + "/agent-\(runs).stdout", stderrPath: logPath(runs))
         process = p
         return p
@@ -68,14 +70,14 @@ final class Agent {
         }
     }
 
-    /// SIGTERM, then SIGKILL after 3 s. Returns how the process ended and the seconds it took after SIGTERM.
+    /// SIGTERM, then SIGKILL after `grace` s. Returns how the process ended and the seconds it took after SIGTERM.
     @discardableResult
-    func stop() -> (result: ToolResult, seconds: Double)? {
+    func stop(grace: Double = 3) -> (result: ToolResult, seconds: Double)? {
         guard let process else { return nil }
         if let done = process.wait(timeout: 0) { return (done, 0) }
         let t0 = Date()
         process.kill(SIGTERM)
-        if let done = process.wait(timeout: 3) { return (done, Date().timeIntervalSince(t0)) }
+        if let done = process.wait(timeout: grace) { return (done, Date().timeIntervalSince(t0)) }
         process.kill(SIGKILL)
         guard let done = process.wait(timeout: 5) else { return nil }
         return (done, Date().timeIntervalSince(t0))

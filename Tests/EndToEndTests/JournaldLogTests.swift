@@ -1,29 +1,24 @@
 import Foundation
 import Glibc
-import TestSupport
 import Testing
 
 /// `run` under systemd: syslog priority prefixes when stderr is the journal (`$JOURNAL_STREAM`), `--log-level`.
 @Suite struct JournaldLogTests {
-    /// Runs the demo-like agent for a moment with `env` and `arguments`, stops it with SIGTERM, and returns its stderr.
+    /// Runs the demo-like agent for a moment with `arguments` (and JOURNAL_STREAM naming its stderr when `journalStream`),
+    /// stops it with SIGTERM, and returns its stderr.
     func runBriefly(_ sandbox: Sandbox, arguments: [String] = [], journalStream: Bool) throws -> String {
-        let config = try sandbox.writeJSON("config.json", Fixture.config(board: try Repo.board(), stateDir: sandbox.stateDir))
-        let errPath = sandbox.root + "/run.stderr"
+        let agent = try Agent(sandbox, config: Fixture.config(board: try Repo.board(), stateDir: sandbox.stateDir), arguments: arguments)
+        defer { agent.stop() }
+        // JOURNAL_STREAM names the device and inode of the agent's stderr: its first run's log, made here to stat.
+        let errPath = agent.logPath(1)
         guard FileManager.default.createFile(atPath: errPath, contents: nil) else { throw E2EFailure("cannot create \(errPath)") }
         var st = stat()
         guard stat(errPath, &st) == 0 else { throw E2EFailure("cannot stat \(errPath)") }
-        let env = journalStream ? ["JOURNAL_STREAM": "\(st.st_dev):\(st.st_ino)"] : [:]
-        let run = try RunningTool(["run", "--config", config, "--simulate", "--socket", sandbox.socket] + arguments,
-                                  env: env, stderrPath: errPath)
-        defer { run.stopIfRunning() }
-        // Started: it answers on its socket (the log may say nothing at --log-level warning).
-        guard pollUntil(timeout: 10, { (try? Tool.run(["status", "--socket", sandbox.socket]))?.status == 0 ? true : nil }) != nil else {
-            throw E2EFailure("no answer within 10 s: \((try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")")
-        }
-        run.process.terminate()
-        guard let ended = run.wait(timeout: 10) else { throw E2EFailure("the agent did not stop") }
-        #expect(ended.status == 0, "\(ended)")
-        return (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        if journalStream { agent.environment = ["JOURNAL_STREAM": "\(st.st_dev):\(st.st_ino)"] }
+        try agent.start()  // it answers on its socket (the log may say nothing at --log-level warning)
+        let (ended, _) = try #require(agent.stop(grace: 10), "the agent did not stop")
+        #expect(ended.status == 0 && !ended.signalled, "\(ended)")
+        return agent.log
     }
 
     @Test func underTheJournalEveryLineCarriesItsPriority() throws {

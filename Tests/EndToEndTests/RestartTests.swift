@@ -125,7 +125,7 @@ import Testing
         _ = try agent.waitForEvent("relay.activated", after: start) { $0.data["relay"] == "light" }
         let before = try agent.events()
 
-        let (ended, seconds) = try #require(agent.stop(), "the agent did not stop")
+        let (ended, seconds) = try #require(agent.stop(grace: 15), "the agent did not stop")
         #expect(!ended.signalled && ended.status == 0, "\(ended)\n\(agent.logTail)")
         // Within the unit's TimeoutStopSec (15 s), after which systemd would kill it with the relays still on. A
         // tighter bound (it was 1 s) measured the machine's load as much as the agent.
