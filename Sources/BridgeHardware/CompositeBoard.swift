@@ -43,7 +43,7 @@ public final class CompositeBoard: Board {
         switch profile.output(id)?.sink {
         case .gpio?: try gpio!.setOutput(id, active: active)
         case .modbus?: try modbus!.setOutput(id, active: active)
-        case nil: throw HardwareError(.notFound, operation: "set output \(id)", message: "no output \"\(id)\" on board \(profile.name)")
+        case nil: throw HardwareError(.notFound, operation: "set output \(id)", message: "no output \"\(id)\" on board \(ConfigText.printable(profile.name))")
         }
     }
 

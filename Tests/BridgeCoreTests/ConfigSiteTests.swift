@@ -312,4 +312,14 @@ import BridgeCore
             #"c.json: relays[0].output: no output "out2" on board bare (has none)"#,
         ])
     }
+
+    /// A board's name is free text from its profile; a message shows its control characters escaped (found by the
+    /// config fuzz target: a DEL reached the terminal raw).
+    @Test func aBoardNameWithAControlCharacterIsEscapedInTheMessages() throws {
+        let board = BoardProfile(name: "io\u{7F}8\u{1B}[2J")
+        #expect(ConfigLoader.crossCheck(try config(site()), board: board, file: "c.json").map(\.description) == [
+            #"c.json: zones[0].input: no input "in1" on board io\u{7F}8\u{1B}[2J (has none)"#,
+            #"c.json: relays[0].output: no output "out2" on board io\u{7F}8\u{1B}[2J (has none)"#,
+        ])
+    }
 }

@@ -380,7 +380,7 @@ extension ConfigLoader {
 
     /// `no GPIO chip "hdr" (has header)`; with `board`, `no input "in9" on board rpi-relay-3ch (has in1..in4)`.
     static func noSuch(_ kind: String, _ id: String, has ids: [String], board: String? = nil) -> String {
-        let on = board.map { " on board \($0)" } ?? ""
+        let on = board.map { " on board \(ConfigText.printable($0))" } ?? ""
         let has = ids.isEmpty ? "has none" : "has \(ConfigText.idList(ids))"
         return "no \(kind) \(ConfigText.quoted(id))\(on) (\(has))"
     }

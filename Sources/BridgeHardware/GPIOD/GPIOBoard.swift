@@ -45,7 +45,7 @@ public final class GPIOBoard: Board {
 
     public func setOutput(_ id: String, active: Bool) throws(HardwareError) {
         guard let link = links.first(where: { $0.outputIDs.contains(id) }) else {
-            throw HardwareError(.notFound, operation: "set output \(id)", message: "no GPIO output \"\(id)\" on board \(profile.name)")
+            throw HardwareError(.notFound, operation: "set output \(id)", message: "no GPIO output \"\(id)\" on board \(ConfigText.printable(profile.name))")
         }
         try link.set(id, active: active)
     }

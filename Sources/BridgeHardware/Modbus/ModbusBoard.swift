@@ -46,7 +46,7 @@ public final class ModbusBoard: Board {
         for bus in buses {
             if let device = bus.device(ofOutput: id) { return try bus.set(id, active: active, device: device) }
         }
-        throw HardwareError(.notFound, operation: "set output \(id)", message: "no Modbus output \"\(id)\" on board \(profile.name)")
+        throw HardwareError(.notFound, operation: "set output \(id)", message: "no Modbus output \"\(id)\" on board \(ConfigText.printable(profile.name))")
     }
 
     public func close() {

@@ -42,7 +42,7 @@ public final class SimulatedBoard<C: Clock<Duration>>: Board, SimulationControl 
             s.opened = true
             for (id, level) in initialOutputs {
                 guard s.outputs[id] != nil else {
-                    throw HardwareError(.notFound, operation: "open board", message: "no output \"\(id)\" on board \(profile.name)")
+                    throw HardwareError(.notFound, operation: "open board", message: "no output \"\(id)\" on board \(ConfigText.printable(profile.name))")
                 }
                 s.outputs[id] = level
             }
@@ -84,7 +84,7 @@ public final class SimulatedBoard<C: Clock<Duration>>: Board, SimulationControl 
     public func setOutput(_ id: String, active: Bool) throws(HardwareError) {
         try state.withLock { (s: inout State) throws(HardwareError) in
             guard s.outputs[id] != nil else {
-                throw HardwareError(.notFound, operation: "set output \(id)", message: "no output \"\(id)\" on board \(profile.name)")
+                throw HardwareError(.notFound, operation: "set output \(id)", message: "no output \"\(id)\" on board \(ConfigText.printable(profile.name))")
             }
             if let device = profile.deviceID(ofOutput: id), s.offline.contains(device) {
                 throw HardwareError(.io, operation: "set output \(id)", message: "device \(device) is not answering")
@@ -109,7 +109,7 @@ public final class SimulatedBoard<C: Clock<Duration>>: Board, SimulationControl 
         let report = try state.withLock { (s: inout State) throws(HardwareError) -> Bool in
             guard let old = s.inputs[id] else {
                 throw HardwareError(.notFound, operation: "sim input \(id)",
-                                    message: "no input \"\(id)\" on board \(profile.name) (has \(profile.inputs.map(\.id).joined(separator: ", ")))")
+                                    message: "no input \"\(id)\" on board \(ConfigText.printable(profile.name)) (has \(profile.inputs.map(\.id).joined(separator: ", ")))")
             }
             s.inputs[id] = active
             let device = profile.deviceID(ofInput: id)
@@ -123,7 +123,7 @@ public final class SimulatedBoard<C: Clock<Duration>>: Board, SimulationControl 
         guard isChip || profile.device(id) != nil else {
             let all = profile.gpioChips.map(\.id) + profile.modbusDevices.map(\.id)
             throw HardwareError(.notFound, operation: "sim device \(id)",
-                                message: "no device \"\(id)\" on board \(profile.name) (has \(all.joined(separator: ", ")))")
+                                message: "no device \"\(id)\" on board \(ConfigText.printable(profile.name)) (has \(all.joined(separator: ", ")))")
         }
         let (changed, levels) = state.withLock { s -> (Bool, [(String, Bool)]) in
             let was = !s.offline.contains(id)
